@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SRC_DEPS := pyproject.toml setup.py edgelearn/_ffi_build.py $(wildcard csrc/*.c csrc/*.h)
+
+.PHONY: all install demo test bench lint clean ctest
+
+all: test
+
+$(STAMP): $(SRC_DEPS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/edgelearn demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(MAKE) -C csrc test
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+
+bench: $(STAMP)
+	$(PY) tests/bench/run.py --out bench-results
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check edgelearn metatrain firmware_sim tests demos
+
+clean:
+	rm -rf $(VENV) build *.egg-info edgelearn/_el_runtime*.so edgelearn/_el_runtime.c
+	$(MAKE) -C csrc clean

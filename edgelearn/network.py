@@ -1,0 +1,228 @@
+"""Network description shared by the twin and the C runtime.
+
+A :class:`Network` is immutable and holds integers only (numpy arrays and ints): it is what gets
+deployed. The twin derives its differentiable float parameters from it with
+:func:`edgelearn.twin.params_from_network`; the C runtime loads it through
+:mod:`edgelearn.runtime`. The semantics are in ``docs/spec.md`` sections 3 and 4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from . import constants as C
+
+INPUT = "input"  #: the name of the input port when used as a connection source
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} = {v} is out of range [{lo}, {hi}]")
+    return v
+
+
+def _check_int_array(name: str, value: object, lo: int, hi: int, shape: tuple[int, ...] | None,
+                     dtype: type) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "b" or arr.size == 0:
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    if arr.size:
+        mn, mx = int(arr.min()), int(arr.max())
+        if mn < lo or mx > hi:
+            bad = mn if mn < lo else mx
+            raise ValueError(f"{name} holds {bad}, out of range [{lo}, {hi}]")
+    return np.ascontiguousarray(arr.astype(dtype))
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Population:
+    """A group of compartments sharing ``du, dv, vth_mant, bias_exp, refractory``.
+
+    ``bias_mant`` is per neuron (an int broadcasts). Ranges: ``docs/spec.md`` section 3.
+    """
+
+    name: str
+    size: int
+    du: int = 0
+    dv: int = 0
+    vth_mant: int = 1
+    bias_mant: np.ndarray | int = 0
+    bias_exp: int = 0
+    refractory: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name == INPUT:
+            raise ValueError(f"population name must be a non-empty string other than "
+                             f"{INPUT!r}, got {self.name!r}")
+        size = _check_int(f"{self.name}.size", self.size, 1, C.MAX_NEURONS)
+        object.__setattr__(self, "size", size)
+        for field, lo, hi in (("du", 0, C.DECAY_MAX), ("dv", 0, C.DECAY_MAX),
+                              ("vth_mant", 0, C.VTH_MANT_MAX), ("bias_exp", 0, C.BIAS_EXP_MAX),
+                              ("refractory", 1, C.REFRACT_MAX)):
+            object.__setattr__(self, field, _check_int(f"{self.name}.{field}",
+                                                       getattr(self, field), lo, hi))
+        bias = np.broadcast_to(np.asarray(self.bias_mant), (size,))
+        bias = _check_int_array(f"{self.name}.bias_mant", bias, C.BIAS_MANT_MIN,
+                                C.BIAS_MANT_MAX, (size,), np.int32)
+        object.__setattr__(self, "bias_mant", _frozen(bias))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Connection:
+    """Weights from ``src`` (a population name or :data:`INPUT`) to population ``dst``.
+
+    Dense: ``weights`` is ``(N_dst, N_src)`` int8. Sparse: ``weights`` holds the stored values
+    (int8) in CSR order with ``indptr`` (``N_dst + 1``) and ``indices`` (source of each value,
+    sorted and unique within a row). ``mixed=None`` applies Lava's rule (both signs present).
+    """
+
+    src: str
+    dst: str
+    weights: np.ndarray
+    w_exp: int = 0
+    mixed: bool | None = None
+    indptr: np.ndarray | None = None
+    indices: np.ndarray | None = None
+
+    @property
+    def sparse(self) -> bool:
+        return self.indptr is not None
+
+    @property
+    def kind(self) -> Literal["dense", "sparse"]:
+        return "sparse" if self.sparse else "dense"
+
+    def dense_weights(self, n_dst: int, n_src: int) -> np.ndarray:
+        """The ``(n_dst, n_src)`` int8 mantissa matrix (zeros where a sparse one stores none)."""
+        if not self.sparse:
+            return self.weights
+        out = np.zeros((n_dst, n_src), np.int8)
+        rows = np.repeat(np.arange(n_dst), np.diff(self.indptr))
+        out[rows, self.indices] = self.weights
+        return out
+
+    def effective_weights(self, n_dst: int, n_src: int) -> np.ndarray:
+        """Mantissas after the sign-mode truncation ``w'`` (spec section 3), as int32."""
+        w = self.dense_weights(n_dst, n_src).astype(np.int32)
+        return (w >> 1) << 1 if self.mixed else w
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Network:
+    """An input port of ``n_inputs`` axons, populations, and connections between them."""
+
+    n_inputs: int
+    populations: tuple[Population, ...]
+    connections: tuple[Connection, ...] = ()
+
+    def __post_init__(self) -> None:
+        n_in = _check_int("n_inputs", self.n_inputs, 0, C.MAX_FANIN)
+        object.__setattr__(self, "n_inputs", n_in)
+        pops = tuple(self.populations)
+        conns = tuple(self.connections)
+        if not 1 <= len(pops) <= C.MAX_POPULATIONS:
+            raise ValueError(f"a network needs 1 to {C.MAX_POPULATIONS} populations, "
+                             f"got {len(pops)}")
+        if len(conns) > C.MAX_CONNECTIONS:
+            raise ValueError(f"a network holds at most {C.MAX_CONNECTIONS} connections, "
+                             f"got {len(conns)}")
+        names = [p.name for p in pops]
+        if len(set(names)) != len(names):
+            raise ValueError(f"population names must be unique, got {names}")
+        sizes = {p.name: p.size for p in pops}
+        sizes[INPUT] = n_in
+        checked = []
+        for k, c in enumerate(conns):
+            checked.append(_check_connection(k, c, sizes))
+        object.__setattr__(self, "populations", pops)
+        object.__setattr__(self, "connections", tuple(checked))
+
+    def size_of(self, name: str) -> int:
+        if name == INPUT:
+            return self.n_inputs
+        return self.populations[self.index(name)].size
+
+    def index(self, name: str) -> int:
+        for i, p in enumerate(self.populations):
+            if p.name == name:
+                return i
+        raise KeyError(f"no population named {name!r}")
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def offsets(self) -> dict[str, int]:
+        """Start of each population in the concatenated neuron vector."""
+        out, k = {}, 0
+        for p in self.populations:
+            out[p.name] = k
+            k += p.size
+        return out
+
+
+def _check_connection(k: int, c: Connection, sizes: dict[str, int]) -> Connection:
+    where = f"connections[{k}] ({c.src} -> {c.dst})"
+    if c.src not in sizes:
+        raise ValueError(f"{where}: unknown source {c.src!r}; known: {sorted(sizes)}")
+    if c.dst not in sizes or c.dst == INPUT:
+        raise ValueError(f"{where}: unknown destination population {c.dst!r}")
+    n_dst, n_src = sizes[c.dst], sizes[c.src]
+    if n_src > C.MAX_FANIN:
+        raise ValueError(f"{where}: {n_src} sources exceed MAX_FANIN = {C.MAX_FANIN}")
+    w_exp = _check_int(f"{where}.w_exp", c.w_exp, C.WEIGHT_EXP_MIN, C.WEIGHT_EXP_MAX)
+    if c.indptr is None:
+        if c.indices is not None:
+            raise ValueError(f"{where}: indices given without indptr")
+        w = _check_int_array(f"{where}.weights", c.weights, C.WEIGHT_MIN, C.WEIGHT_MAX,
+                             (n_dst, n_src), np.int8)
+        indptr = indices = None
+    else:
+        if c.indices is None:
+            raise ValueError(f"{where}: indptr given without indices")
+        indptr = _check_int_array(f"{where}.indptr", c.indptr, 0, n_dst * n_src,
+                                  (n_dst + 1,), np.int32)
+        nnz = int(indptr[-1])
+        if indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError(f"{where}: indptr must start at 0 and never decrease")
+        indices = _check_int_array(f"{where}.indices", c.indices, 0, max(n_src - 1, 0),
+                                   (nnz,), np.int32)
+        w = _check_int_array(f"{where}.weights", c.weights, C.WEIGHT_MIN, C.WEIGHT_MAX,
+                             (nnz,), np.int8)
+        for i in range(n_dst):
+            row = indices[indptr[i]:indptr[i + 1]]
+            if row.size > 1 and np.any(np.diff(row) <= 0):
+                raise ValueError(f"{where}: indices of row {i} must be sorted and unique")
+        indptr, indices = _frozen(indptr), _frozen(indices)
+    mixed = c.mixed
+    if mixed is None:
+        mixed = bool(np.any(w < 0) and np.any(w > 0))
+    return Connection(c.src, c.dst, _frozen(w), w_exp, bool(mixed), indptr, indices)
+
+
+def layer(n_inputs: int, size: int, *, w: np.ndarray, du: int = 0, dv: int = 0,
+          vth_mant: int = 1, bias_mant: int | Sequence[int] | np.ndarray = 0, bias_exp: int = 0,
+          w_exp: int = 0, refractory: int = 1, mixed: bool | None = None) -> Network:
+    """A one-layer network: ``n_inputs`` axons densely connected to ``size`` neurons."""
+    pop = Population("layer", size, du=du, dv=dv, vth_mant=vth_mant,
+                     bias_mant=np.asarray(bias_mant), bias_exp=bias_exp, refractory=refractory)
+    return Network(n_inputs, (pop,), (Connection(INPUT, "layer", w, w_exp, mixed),))
