@@ -1,0 +1,277 @@
+"""The JAX digital twin of the core: exact integer forward, surrogate backward.
+
+One entry function, :func:`simulate`, runs a pure :func:`step` under ``lax.scan``. Parameters
+(:class:`Params`) and state (:class:`State`) are PyTrees passed in and returned; the network's
+structure (sizes and who connects to whom) is a hashable :class:`Topology`, so networks that
+differ only in their integer values share one compiled program.
+
+Semantics: ``docs/spec.md`` section 4; arithmetic: :mod:`edgelearn.fixed` (the only place).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import constants as C
+from . import fixed
+from .network import INPUT, Network
+
+_F = jnp.float32
+_HI = jax.lax.Precision.HIGHEST  # never let an accelerator round the integer matmuls (TF32/bf16)
+
+
+# --------------------------------------------------------------------------- PyTrees
+
+
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["du", "dv", "vth_mant", "bias_mant", "bias_exp", "refractory"],
+                   meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class PopParams:
+    """One population's parameters as float32 (integer-valued when deployed).
+
+    Shapes: scalars ``()`` except ``bias_mant`` ``(size,)``. The twin quantizes each to its
+    integer range with straight-through rounding (spec section 6), so they can be trained.
+    """
+
+    du: jax.Array
+    dv: jax.Array
+    vth_mant: jax.Array
+    bias_mant: jax.Array
+    bias_exp: jax.Array
+    refractory: jax.Array
+
+
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["w", "w_exp", "mixed"], meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class ConnParams:
+    """One connection: mantissas ``w`` ``(N_dst, N_src)`` float32 (zeros where sparse stores
+    none), exponent ``w_exp`` and sign mode ``mixed`` (0/1) as float32 scalars."""
+
+    w: jax.Array
+    w_exp: jax.Array
+    mixed: jax.Array
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["pops", "conns"],
+                   meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class Params:
+    pops: tuple[PopParams, ...]
+    conns: tuple[ConnParams, ...]
+
+
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["u", "v", "ref", "s", "s_in"], meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class State:
+    """Core state after some step: ``u, v, ref, s`` are ``(n_neurons,)`` (populations
+    concatenated), ``s`` the spikes of that step, ``s_in`` ``(n_inputs,)`` the input spikes of
+    that step (both delivered at the next step)."""
+
+    u: jax.Array
+    v: jax.Array
+    ref: jax.Array
+    s: jax.Array
+    s_in: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """Hashable structure of a network: sizes and (source, destination) of each connection.
+
+    Source index ``-1`` is the input port; others index populations.
+    """
+
+    n_inputs: int
+    sizes: tuple[int, ...]
+    conns: tuple[tuple[int, int], ...]
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in np.cumsum((0,) + self.sizes[:-1]))
+
+
+class SimResult(NamedTuple):
+    """What :func:`simulate` returns.
+
+    ``spikes``: ``(T, n_neurons)`` float32 0/1 (row ``k-1`` = step ``k``); ``u``, ``v``: same
+    shape when probed, else ``None``; ``final_state``; ``stats``: counts of 24-bit wraps of
+    ``u`` and saturations of ``v`` over the run (int32 scalars).
+    """
+
+    spikes: jax.Array
+    u: jax.Array | None
+    v: jax.Array | None
+    final_state: State
+    stats: dict[str, jax.Array]
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def topology(network: Network) -> Topology:
+    idx = {p.name: i for i, p in enumerate(network.populations)}
+    idx[INPUT] = -1
+    return Topology(network.n_inputs, tuple(p.size for p in network.populations),
+                    tuple((idx[c.src], idx[c.dst]) for c in network.connections))
+
+
+def params_from_network(network: Network) -> Params:
+    """The network's integers as a float32 :class:`Params` PyTree."""
+    pops = tuple(
+        PopParams(du=jnp.asarray(p.du, _F), dv=jnp.asarray(p.dv, _F),
+                  vth_mant=jnp.asarray(p.vth_mant, _F), bias_mant=jnp.asarray(p.bias_mant, _F),
+                  bias_exp=jnp.asarray(p.bias_exp, _F), refractory=jnp.asarray(p.refractory, _F))
+        for p in network.populations)
+    conns = tuple(
+        ConnParams(w=jnp.asarray(c.dense_weights(network.size_of(c.dst), network.size_of(c.src)),
+                                 _F),
+                   w_exp=jnp.asarray(c.w_exp, _F), mixed=jnp.asarray(float(c.mixed), _F))
+        for c in network.connections)
+    return Params(pops, conns)
+
+
+def init_state(topo: Topology | Network, batch: tuple[int, ...] = ()) -> State:
+    """The state at ``t = 0``: everything zero. ``batch`` prepends batch dimensions."""
+    if isinstance(topo, Network):
+        topo = topology(topo)
+    n = topo.n_neurons
+    z = jnp.zeros(batch + (n,), _F)
+    return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros(batch + (topo.n_inputs,), _F))
+
+
+# --------------------------------------------------------------------------- the timestep
+
+
+def _quantized(p: PopParams) -> dict[str, jax.Array]:
+    return dict(
+        du=fixed.quantize(p.du, 0, C.DECAY_MAX),
+        dv=fixed.quantize(p.dv, 0, C.DECAY_MAX),
+        vth=fixed.quantize(p.vth_mant, 0, C.VTH_MANT_MAX) * float(1 << C.VTH_SHIFT),
+        bias=fixed.bias_value(fixed.quantize(p.bias_mant, C.BIAS_MANT_MIN, C.BIAS_MANT_MAX),
+                              fixed.quantize(p.bias_exp, 0, C.BIAS_EXP_MAX)),
+        refractory=jax.lax.stop_gradient(fixed.quantize(p.refractory, 1, C.REFRACT_MAX)),
+    )
+
+
+def _effective_weights(c: ConnParams) -> jax.Array:
+    w = fixed.quantize(c.w, C.WEIGHT_MIN, C.WEIGHT_MAX)
+    return fixed.mixed_truncate(w, c.mixed)
+
+
+def _compartments(q: dict[str, jax.Array], u: jax.Array, v: jax.Array, ref: jax.Array,
+                  a: jax.Array):
+    """Steps 2-5 of spec section 4 for one population, given its synaptic input ``a``."""
+    raw = fixed.dec(u, q["du"] + 1.0) + a
+    u_new = fixed.wrap24(raw)
+    v_star = fixed.sat24(fixed.dec(v, q["dv"]) + u_new + q["bias"])
+    in_ref = ref > 0
+    th = q["vth"]
+    s = fixed.spike(v_star - th, jnp.maximum(th, 64.0)) * (1.0 - in_ref)
+    v_new = jnp.where(in_ref, 0.0, v_star * (1.0 - s))
+    ref_new = jax.lax.stop_gradient(jnp.where(in_ref, ref - 1.0, s * (q["refractory"] - 1.0)))
+    flags = (raw != u_new, jnp.abs(v_star) >= C.STATE_MAX)
+    return u_new, v_new, ref_new, s, flags
+
+
+def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
+         input_acc: tuple[jax.Array | None, ...] | None = None):
+    """One timestep (spec section 4). ``s_in``: ``(n_inputs,)`` inputs spiking at this step.
+
+    ``input_acc`` optionally gives, per connection from the input port, the already computed
+    ``acc`` of this step (``simulate`` precomputes them for the whole run as one matrix
+    product); ``None`` entries are computed here. Returns ``(new_state, stats)``.
+    """
+    offs = topo.offsets
+    quant = [_quantized(p) for p in params.pops]
+    a = [jnp.zeros(state.u.shape[:-1] + (n,), _F) for n in topo.sizes]
+    for k, ((src, dst), cp) in enumerate(zip(topo.conns, params.conns, strict=True)):
+        pre = input_acc[k] if input_acc is not None else None
+        if pre is None:
+            if src < 0:
+                s_src = state.s_in
+            else:
+                s_src = state.s[..., offs[src]:offs[src] + topo.sizes[src]]
+            pre = jnp.matmul(s_src, _effective_weights(cp).T, precision=_HI)
+        a[dst] = fixed.wrap24(a[dst] + fixed.scaled_input(pre, cp.w_exp))
+    outs = []
+    for i, n in enumerate(topo.sizes):
+        sl = slice(offs[i], offs[i] + n)
+        outs.append(_compartments(quant[i], state.u[..., sl], state.v[..., sl],
+                                  state.ref[..., sl], a[i]))
+    u, v, ref, s = (jnp.concatenate(x, axis=-1) for x in list(zip(*outs, strict=True))[:4])
+    stats = {
+        "wrap_u": sum(jnp.sum(o[4][0], axis=-1, dtype=jnp.int32) for o in outs),
+        "sat_v": sum(jnp.sum(o[4][1], axis=-1, dtype=jnp.int32) for o in outs),
+    }
+    return State(u=u, v=v, ref=ref, s=s, s_in=jnp.asarray(s_in, _F)), stats
+
+
+@functools.partial(jax.jit, static_argnames=("topo", "probe"))
+def _simulate(topo: Topology, params: Params, state: State, raster: jax.Array, probe: bool):
+    raster = raster.astype(_F)
+    # Spikes enter u one step later: the input seen at step t is the raster row of step t-1,
+    # the first one coming from the state. All input-port accumulations of the run are one
+    # matrix product (the input is known in advance); only recurrent ones are per step.
+    delayed = jnp.concatenate([state.s_in[..., None, :], raster[..., :-1, :]], axis=-2)
+    pre = tuple(
+        jnp.matmul(delayed, _effective_weights(cp).T, precision=_HI) if src < 0 else None
+        for (src, _), cp in zip(topo.conns, params.conns, strict=True))
+    # scan over time: move the time axis to the front
+    xs = (jnp.moveaxis(raster, -2, 0),
+          tuple(None if p is None else jnp.moveaxis(p, -2, 0) for p in pre))
+
+    def body(st, x):
+        s_in_t, pre_t = x
+        st2, stats = step(topo, params, st, s_in_t, pre_t)
+        ys = (st2.s, st2.u if probe else None, st2.v if probe else None, stats)
+        return st2, ys
+
+    final, (s, u, v, stats) = jax.lax.scan(body, state, xs)
+    s = jnp.moveaxis(s, 0, -2)
+    if probe:
+        u, v = jnp.moveaxis(u, 0, -2), jnp.moveaxis(v, 0, -2)
+    stats = {k: jnp.sum(x, axis=0) for k, x in stats.items()}
+    return SimResult(s, u, v, final, stats)
+
+
+def simulate(network: Network | Topology, params: Params | None = None,
+             state: State | None = None, inputs: jax.Array | np.ndarray | None = None, *,
+             probe: bool = False) -> SimResult:
+    """Run the core for ``T`` steps: ``inputs`` is the raster ``(T, n_inputs)`` (bool or 0/1),
+    row ``k-1`` holding the input axons that spike at step ``k`` (they enter ``u`` at ``k+1``).
+
+    ``params`` defaults to the network's own integers, ``state`` to the zero state. Pure and
+    ``jit``-compiled; ``vmap`` it over params, state and/or inputs for a batch. Differentiable
+    with respect to every float in ``params`` (spec section 6).
+    """
+    if inputs is None:
+        raise TypeError("simulate() needs inputs: a (T, n_inputs) spike raster")
+    if isinstance(network, Network):
+        topo = topology(network)
+        if params is None:
+            params = params_from_network(network)
+    else:
+        topo = network
+        if params is None:
+            raise TypeError("simulate() with a Topology needs params")
+    raster = jnp.asarray(inputs)
+    if raster.ndim < 2 or raster.shape[-1] != topo.n_inputs:
+        raise ValueError(f"inputs must have shape (T, {topo.n_inputs}), got {raster.shape}")
+    if raster.shape[-2] < 1:
+        raise ValueError("inputs must hold at least one step")
+    if state is None:
+        state = init_state(topo, raster.shape[:-2])
+    return _simulate(topo, params, state, raster, probe)

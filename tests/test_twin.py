@@ -1,0 +1,191 @@
+"""The twin against answers worked out by hand from docs/spec.md section 4.
+
+``dec(x, d) = sign(x) * ((|x| * (4096 - d)) >> 12)``; ``u`` uses ``du + 1``; threshold is
+``vth_mant * 64``; a spike at step t enters ``u`` at step t+1, so raster row 0 (step 1) shows in
+``u`` at step 2 (output row 1).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from edgelearn import Connection, Network, Population, layer, twin
+
+
+def run(net, raster):
+    res = twin.simulate(net, inputs=np.asarray(raster, bool), probe=True)
+    return (np.asarray(res.u, np.int64)[:, 0], np.asarray(res.v, np.int64)[:, 0],
+            np.asarray(res.spikes, bool)[:, 0], res)
+
+
+def impulse(n_steps, n_axons=1):
+    r = np.zeros((n_steps, n_axons), bool)
+    r[0] = True
+    return r
+
+
+def test_impulse_response_of_u_and_v():
+    # w = 10 -> a = 10 * 2^(0+6) = 640 at step 2.
+    # u3 = (640 * (4096 - 1025)) >> 12 = 1965440 >> 12 = 479; u4 = (479 * 3071) >> 12 = 359
+    # v2 = 640; v3 = ((640 * 3584) >> 12) + 479 = 560 + 479 = 1039; v4 = (1039*3584 >> 12) + 359
+    #    = 909 + 359 = 1268
+    net = layer(1, 1, w=np.array([[10]]), du=1024, dv=512, vth_mant=1000)
+    u, v, s, _ = run(net, impulse(5))
+    assert u.tolist() == [0, 640, 479, 359, 269]
+    assert v.tolist() == [0, 640, 1039, 1268, 1378]
+    assert not s.any()
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_decay_to_exactly_zero(sign):
+    # du = 4095 clears u every step (4096 - 4096 = 0); dv = 2048 halves v, truncating toward 0.
+    net = layer(1, 1, w=np.array([[100 * sign]]), du=4095, dv=2048, vth_mant=2**17 - 1)
+    u, v, s, _ = run(net, impulse(16))
+    assert u.tolist() == [0, 6400 * sign] + [0] * 14
+    expect = [0, 6400, 3200, 1600, 800, 400, 200, 100, 50, 25, 12, 6, 3, 1, 0, 0]
+    assert v.tolist() == [sign * x for x in expect]
+
+
+def test_threshold_is_strict():
+    # vth_mant = 100 -> threshold 6400. a = 100 * 64 = 6400 is not above it; 101 * 64 is.
+    at = layer(1, 1, w=np.array([[100]]), du=4095, dv=4095, vth_mant=100)
+    above = layer(1, 1, w=np.array([[101]]), du=4095, dv=4095, vth_mant=100)
+    assert not run(at, impulse(4))[2].any()
+    u, v, s, _ = run(above, impulse(4))
+    assert s.tolist() == [False, True, False, False]
+    assert v.tolist() == [0, 0, 0, 0]  # reset to 0 on the spike; dv = 4095 clears the rest
+
+
+def test_weight_exponent_and_mixed_sign_mode():
+    # Two axons, weights 3 and -5 -> mixed mode: 3 -> 2, -5 -> -6. Both spike: acc = -4.
+    # w_exp = -1 floors: floor(-4 / 2) = -2 -> -2 * 64 = -128. With w_exp = 2: -4 * 2^8 = -1024.
+    for w_exp, expect in ((-1, -128), (2, -1024)):
+        net = layer(2, 1, w=np.array([[3, -5]]), du=4095, dv=4095, vth_mant=10, w_exp=w_exp)
+        assert net.connections[0].mixed
+        u, _, _, _ = run(net, impulse(3, 2))
+        assert u.tolist() == [0, expect, 0]
+    # acc = -3 (not mixed: only negatives) with w_exp = -1: floor(-1.5) = -2 -> -128
+    net = layer(1, 1, w=np.array([[-3]]), du=4095, dv=4095, w_exp=-1)
+    assert run(net, impulse(3))[0].tolist() == [0, -128, 0]
+
+
+def test_bias_driven_regular_firing_period():
+    # No input; bias = 100 * 2^2 = 400 per step, dv = 0 keeps v exactly (4096/4096).
+    # Threshold 25 * 64 = 1600: v = 400, 800, 1200, 1600 (not above), 2000 -> spike at step 5,
+    # reset, so spikes at steps 5, 10, 15, ...: period 5.
+    net = layer(1, 1, w=np.zeros((1, 1)), dv=0, vth_mant=25, bias_mant=100, bias_exp=2)
+    _, v, s, _ = run(net, np.zeros((20, 1), bool))
+    assert (np.flatnonzero(s) + 1).tolist() == [5, 10, 15, 20]
+    assert v[:5].tolist() == [400, 800, 1200, 1600, 0]
+
+
+def test_refractory_hold():
+    # Same neuron with refractory = 3: after the spike at step 5, v is held at 0 on steps 6 and
+    # 7, then integrates again from step 8: 400, 800, 1200, 1600, 2000 -> spike at step 12.
+    # Period 5 + (3 - 1) = 7.
+    net = layer(1, 1, w=np.zeros((1, 1)), dv=0, vth_mant=25, bias_mant=100, bias_exp=2,
+                refractory=3)
+    _, v, s, _ = run(net, np.zeros((20, 1), bool))
+    assert (np.flatnonzero(s) + 1).tolist() == [5, 12, 19]
+    assert v[4:12].tolist() == [0, 0, 0, 400, 800, 1200, 1600, 0]
+
+
+def test_u_wraps_at_24_bits():
+    # 8 axons of weight 127 with w_exp = 7: a = 8 * 127 * 2^13 = 8323072 (< 2^23), twice.
+    # u2 = 8323072; u3 = (8323072 * 4095 >> 12) + 8323072 = 8321040 + 8323072 = 16644112,
+    # which wraps to 16644112 - 2^24 = -133104.
+    net = layer(8, 1, w=np.full((1, 8), 127), du=0, dv=4095, vth_mant=2**17 - 1, w_exp=7)
+    r = np.zeros((3, 8), bool)
+    r[:2] = True
+    u, _, _, res = run(net, r)
+    assert u.tolist() == [0, 8323072, -133104]
+    assert int(res.stats["wrap_u"]) == 1
+    # 9 axons: the scaled input itself overflows: 9 * 127 * 2^13 = 9363456 -> -7413760
+    net = layer(9, 1, w=np.full((1, 9), 127), du=4095, dv=4095, vth_mant=2**17 - 1, w_exp=7)
+    assert run(net, impulse(2, 9))[0].tolist() == [0, 9363456 - 2**24]
+
+
+def test_v_saturates_at_the_extremes():
+    # bias = -4096 * 2^7 = -524288 per step, dv = 0: v = -524288 k until it reaches
+    # -2^23 = -8388608 at k = 16, which saturates to -(2^23 - 1).
+    net = layer(1, 1, w=np.zeros((1, 1)), dv=0, vth_mant=0, bias_mant=-4096, bias_exp=7)
+    _, v, s, res = run(net, np.zeros((18, 1), bool))
+    assert v[14] == -524288 * 15
+    assert v[15:].tolist() == [-(2**23 - 1)] * 3
+    assert not s.any()
+    assert int(res.stats["sat_v"]) == 3
+    # bias = 4095 * 2^7 = 524160: step 16 gives 8386560 <= 131071 * 64 = 8388544; step 17 would
+    # be 8910720, saturates to 8388607 > 8388544 -> spike.
+    net = layer(1, 1, w=np.zeros((1, 1)), dv=0, vth_mant=2**17 - 1, bias_mant=4095, bias_exp=7)
+    _, v, s, _ = run(net, np.zeros((17, 1), bool))
+    assert v[15] == 8386560 and (np.flatnonzero(s) + 1).tolist() == [17]
+
+
+def test_recurrent_and_sparse_connection():
+    # Neuron 0 is driven by bias to spike every step; a recurrent weight 50 from 0 to 1 gives
+    # neuron 1 u = 50 * 64 = 3200 one step after each spike of neuron 0.
+    pop = Population("p", 2, du=4095, dv=4095, vth_mant=1, bias_mant=np.array([100, 0]))
+    dense = Connection("p", "p", np.array([[0, 0], [50, 0]]))
+    sparse = Connection("p", "p", np.array([50]), indptr=np.array([0, 0, 1]),
+                        indices=np.array([0]))
+    outs = []
+    for c in (dense, sparse):
+        net = Network(1, (pop,), (c,))
+        res = twin.simulate(net, inputs=np.zeros((4, 1), bool), probe=True)
+        outs.append(np.asarray(res.u))
+    assert outs[0][:, 1].tolist() == [0, 3200, 3200, 3200]
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_batch_under_vmap_equals_single_runs():
+    rng = np.random.default_rng(0)
+    net = layer(20, 10, w=rng.integers(-128, 128, (10, 20)), du=300, dv=200, vth_mant=50)
+    rasters = rng.random((4, 30, 20)) < 0.3
+    batched = twin.simulate(net, inputs=rasters, probe=True)
+    for b in range(4):
+        single = twin.simulate(net, inputs=rasters[b], probe=True)
+        np.testing.assert_array_equal(batched.v[b], single.v)
+        np.testing.assert_array_equal(batched.spikes[b], single.spikes)
+
+
+def test_state_carries_across_calls():
+    rng = np.random.default_rng(1)
+    net = layer(8, 6, w=rng.integers(-128, 128, (6, 8)), du=100, dv=100, vth_mant=20,
+                refractory=4)
+    r = rng.random((40, 8)) < 0.4
+    whole = twin.simulate(net, inputs=r, probe=True)
+    first = twin.simulate(net, inputs=r[:17], probe=True)
+    second = twin.simulate(net, state=first.final_state, inputs=r[17:], probe=True)
+    np.testing.assert_array_equal(whole.v[17:], second.v)
+    np.testing.assert_array_equal(whole.spikes[17:], second.spikes)
+
+
+def test_bad_inputs_are_named():
+    net = layer(3, 2, w=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"inputs must have shape \(T, 3\)"):
+        twin.simulate(net, inputs=np.zeros((5, 4), bool))
+    with pytest.raises(ValueError, match="du = 5000 is out of range"):
+        layer(3, 2, w=np.zeros((2, 3)), du=5000)
+    with pytest.raises(ValueError, match="weights holds 200, out of range"):
+        layer(3, 2, w=np.full((2, 3), 200))
+
+
+def test_gradients_through_100_steps_are_finite_and_nonzero():
+    rng = np.random.default_rng(2)
+    net = layer(30, 10, w=rng.integers(-20, 60, (10, 30)), du=500, dv=300, vth_mant=40)
+    raster = jnp.asarray(rng.random((100, 30)) < 0.2)
+    params = twin.params_from_network(net)
+    target = jnp.linspace(1.0, 8.0, 10)
+
+    def loss(p):
+        res = twin.simulate(net, p, inputs=raster, probe=True)
+        count = res.spikes.sum(0)
+        return jnp.sum((count - target) ** 2) + 1e-9 * jnp.sum(res.v[-1] ** 2)
+
+    g = jax.grad(loss)(params)
+    for name, val in (("w", g.conns[0].w), ("du", g.pops[0].du), ("dv", g.pops[0].dv),
+                      ("vth_mant", g.pops[0].vth_mant), ("bias_mant", g.pops[0].bias_mant)):
+        arr = np.asarray(val)
+        assert np.all(np.isfinite(arr)), name
+        assert np.any(arr != 0), name
