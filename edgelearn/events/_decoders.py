@@ -1,0 +1,622 @@
+"""Binary decoders, one class per format, all with the same chunked interface.
+
+A decoder is created from the parsed header and then fed the data section in chunks:
+``decode(buf, base, final) -> (events, consumed)`` decodes every complete unit (word, record or
+packet) at the start of ``buf`` (whose first byte is at file offset ``base``), returns the events
+and how many bytes it used; the caller keeps the rest and prepends it to the next chunk. State
+that crosses units (current time base, row, vector base) lives on the decoder. With
+``final=True`` leftover bytes are a truncated file and raise :class:`EventFormatError`.
+
+Everything is vectorised with numpy: a stateful word stream is decoded by forward-filling each
+state register over the word indices (``np.maximum.accumulate`` of setter positions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._types import EVENT_DTYPE, EventFormatError
+
+_EMPTY = np.empty(0, dtype=EVENT_DTYPE)
+
+
+def _pack(t, x, y, p) -> np.ndarray:
+    ev = np.empty(len(t), dtype=EVENT_DTYPE)
+    ev["t"] = t
+    ev["x"] = x
+    ev["y"] = y
+    ev["p"] = p
+    return ev
+
+
+def _ffill_index(mask: np.ndarray) -> np.ndarray:
+    """For every position, the index of the last ``True`` at or before it (-1 if none)."""
+    idx = np.where(mask, np.arange(mask.shape[0]), -1)
+    return np.maximum.accumulate(idx) if idx.size else idx
+
+
+class Decoder:
+    """Base class: subclasses set ``unit`` (fixed record size, or 0 for packet formats)."""
+
+    format = "?"
+    unit = 1
+
+    def __init__(self, path, header: dict, file_size: int | None = None):
+        self.path = path
+        self.header = header
+        self.file_size = file_size
+        self.skipped = 0  # events dropped for a documented reason (before sync, invalid flag)
+
+    def error(self, offset: int | None, message: str) -> EventFormatError:
+        return EventFormatError(self.path, offset, message)
+
+    def _split(self, buf, base: int, final: bool) -> tuple[memoryview, int]:
+        n = len(buf) // self.unit * self.unit
+        if final and n != len(buf):
+            raise self.error(
+                base + n,
+                f"truncated {self.format} data: {len(buf) - n} trailing byte(s), "
+                f"records are {self.unit} bytes",
+            )
+        return memoryview(buf)[:n], n
+
+    def decode(self, buf, base: int, final: bool) -> tuple[np.ndarray, int]:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- Prophesee EVT 2.0
+
+
+class Evt2Decoder(Decoder):
+    """Prophesee EVT 2.0: 32-bit little-endian words, type in bits 31-28.
+
+    CD_OFF (0x0) / CD_ON (0x1): timestamp bits 5-0 in bits 27-22, x in 21-11, y in 10-0.
+    EVT_TIME_HIGH (0x8): timestamp bits 33-6 in bits 27-0. A time-high value more than half its
+    range below the previous one is a wrap of the 34-bit counter (adds 2**34 us).
+    EXT_TRIGGER (0xA), OTHERS (0xE) and CONTINUED (0xF) carry no CD event. CD words before the
+    first TIME_HIGH have no time base and are skipped (counted in ``skipped``).
+    """
+
+    format = "evt2"
+    unit = 4
+    _VALID = np.array([0x0, 0x1, 0x8, 0xA, 0xE, 0xF], dtype=np.uint32)
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.high = -1  # full time-high (with wraps), -1 before the first TIME_HIGH
+
+    def decode(self, buf, base, final):
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return _EMPTY, 0
+        w = np.frombuffer(view, dtype="<u4")
+        typ = w >> 28
+        bad = ~np.isin(typ, self._VALID)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise self.error(base + 4 * i, f"unknown EVT 2.0 word type 0x{int(typ[i]):X}")
+        th_mask = typ == 0x8
+        th = (w[th_mask] & 0x0FFFFFFF).astype(np.int64)
+        if th.size:
+            prev = np.concatenate(([self.high & 0x0FFFFFFF if self.high >= 0 else th[0]], th[:-1]))
+            wraps = np.cumsum(th < prev - (1 << 27))
+            start = (self.high >> 28) if self.high >= 0 else 0
+            th_full = th + ((start + wraps) << 28)
+        else:
+            th_full = th
+        cd_mask = typ <= 1
+        last = _ffill_index(th_mask)[cd_mask]
+        # position of each TIME_HIGH word in th_full: rank among TIME_HIGH words
+        rank = np.cumsum(th_mask) - 1
+        high = np.where(last >= 0, th_full[rank[np.maximum(last, 0)]] if th.size else 0, self.high)
+        if th.size:
+            self.high = int(th_full[-1])
+        wc = w[cd_mask]
+        keep = high >= 0
+        if not keep.all():
+            self.skipped += int(np.count_nonzero(~keep))
+            wc, high = wc[keep], high[keep]
+        t = (high << 6) | ((wc >> 22) & 0x3F).astype(np.int64)
+        ev = _pack(t, (wc >> 11) & 0x7FF, wc & 0x7FF, wc >> 28)
+        self.offsets = lambda: base + 4 * np.flatnonzero(cd_mask)[keep]
+        return ev, n
+
+
+# --------------------------------------------------------------------------- Prophesee EVT 3.0
+
+
+class Evt3Decoder(Decoder):
+    """Prophesee EVT 3.0: 16-bit little-endian words, type in bits 15-12.
+
+    ======  ============  ==================================================================
+    type    name          payload
+    ======  ============  ==================================================================
+    0x0     EVT_ADDR_Y    y in bits 10-0 (bit 11: system type, ignored)
+    0x2     EVT_ADDR_X    polarity bit 11, x bits 10-0: one CD event at (x, current y)
+    0x3     VECT_BASE_X   polarity bit 11, x bits 10-0: base of the following vectors
+    0x4     VECT_12       12-bit mask: events at base+i for each set bit i; base += 12
+    0x5     VECT_8        8-bit mask: likewise; base += 8
+    0x6     TIME_LOW      timestamp bits 11-0
+    0x8     TIME_HIGH     timestamp bits 23-12
+    0xA     EXT_TRIGGER   (not a CD event)
+    0xE/0xF OTHERS/CONT.  (not a CD event)
+    ======  ============  ==================================================================
+
+    The timestamp of an event is ``overflow * 2**24 + high * 4096 + low`` with the most recent
+    TIME_HIGH and TIME_LOW words (a TIME_HIGH resets low to 0), so it always lies inside the 4096-us window its TIME_HIGH word
+    allows; a TIME_LOW that steps back in time is held at the latest time (as faery and evlib
+    do), so timestamps never decrease. A TIME_HIGH more than half its range (2048) below the previous one is a wrap of the
+    24-bit counter and adds 2**24 us. Events before the first TIME_HIGH or ADDR_Y have no time
+    base or row and are skipped (``skipped``). Other types (0x1, 0x7, 0x9, 0xB-0xD) are errors.
+    """
+
+    format = "evt3"
+    unit = 2
+    _VALID = np.zeros(16, dtype=bool)
+    _VALID[[0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8, 0xA, 0xE, 0xF]] = True
+    _BITS = np.arange(12, dtype=np.uint16)
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.y = -1
+        self.low = 0
+        self.high = -1  # full time-high with wraps (units of 4096 us)
+        self.base_x = 0
+        self.vpol = 0
+        self.tmax = -1
+
+    def decode(self, buf, base, final):
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return _EMPTY, 0
+        w = np.frombuffer(view, dtype="<u2")
+        typ = (w >> 12).astype(np.intp)
+        bad = ~self._VALID[typ]
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise self.error(base + 2 * i, f"unknown EVT 3.0 word type 0x{int(typ[i]):X}")
+        payload = (w & 0x0FFF).astype(np.int64)
+        n_words = w.shape[0]
+
+        def ffill(mask, values, carried):
+            last = _ffill_index(mask)
+            out = np.where(last >= 0, values[np.maximum(last, 0)], carried)
+            return out, last
+
+        # TIME_HIGH with wrap detection
+        th_mask = typ == 0x8
+        th_vals = payload[th_mask]
+        th_full_words = np.zeros(n_words, dtype=np.int64)
+        if th_vals.size:
+            prev0 = (self.high & 0xFFF) if self.high >= 0 else th_vals[0]
+            prev = np.concatenate(([prev0], th_vals[:-1]))
+            wraps = np.cumsum(th_vals < prev - 2048)
+            start = (self.high >> 12) if self.high >= 0 else 0
+            th_full_words[th_mask] = th_vals + ((start + wraps) << 12)
+        high, _ = ffill(th_mask, th_full_words, self.high)
+        # a TIME_HIGH starts a new 4096-us window at low = 0 until the next TIME_LOW
+        low, _ = ffill((typ == 0x6) | th_mask, np.where(th_mask, 0, payload), self.low)
+        y, _ = ffill(typ == 0x0, payload & 0x7FF, self.y)
+
+        # vectors: base x advances by the width of every vector word since the last VECT_BASE_X
+        vb_mask = typ == 0x3
+        width = np.where(typ == 0x4, 12, np.where(typ == 0x5, 8, 0))
+        excl = np.cumsum(width) - width  # widths of vector words strictly before each word
+        last_vb = _ffill_index(vb_mask)
+        vb_x = payload & 0x7FF
+        base_x = np.where(
+            last_vb >= 0,
+            vb_x[np.maximum(last_vb, 0)] + excl - excl[np.maximum(last_vb, 0)],
+            self.base_x + excl,
+        )
+        vpol = np.where(last_vb >= 0, (payload[np.maximum(last_vb, 0)] >> 11) & 1, self.vpol)
+
+        # rows that emit events: ADDR_X (one event, offset 0) and vectors (a bit mask)
+        ax = typ == 0x2
+        rows = np.flatnonzero(ax | (width > 0))
+        rtyp = typ[rows]
+        mask = np.where(rtyp == 0x2, 1, np.where(rtyp == 0x4, payload[rows], payload[rows] & 0xFF))
+        bits = ((mask[:, None].astype(np.uint16) >> self._BITS) & 1).astype(bool)
+        r, b = np.nonzero(bits)
+        wi = rows[r]
+        is_ax = typ[wi] == 0x2
+        x = np.where(is_ax, payload[wi] & 0x7FF, base_x[wi] + b)
+        p = np.where(is_ax, (payload[wi] >> 11) & 1, vpol[wi])
+        # time of every word, held monotonic (a TIME_LOW that steps back is held at the
+        # latest time, as faery and evlib do); -1 before the first TIME_HIGH
+        tword = np.where(high >= 0, (high << 12) | low, -1)
+        tword = np.maximum.accumulate(np.concatenate(([self.tmax], tword)))[1:]
+        ey = y[wi]
+        keep = (tword[wi] >= 0) & (ey >= 0)
+        if not keep.all():
+            self.skipped += int(np.count_nonzero(~keep))
+        wi = wi[keep]
+        t = tword[wi]
+        ev = _pack(t, x[keep], ey[keep], p[keep])
+        self.offsets = lambda: base + 2 * wi
+
+        # carry state to the next chunk
+        self.high = int(high[-1])
+        self.low = int(low[-1])
+        self.tmax = int(tword[-1])
+        self.y = int(y[-1])
+        self.base_x = int(base_x[-1] + width[-1])
+        self.vpol = int(vpol[-1])
+        return ev, n
+
+
+# --------------------------------------------------------------------------- Prophesee DAT
+
+
+class DatDecoder(Decoder):
+    """Prophesee/Chronocam DAT (Event2D 0x00 or EventCD 0x0C, 8 bytes per event).
+
+    uint32 timestamp (us), uint32 data: x bits 13-0, y bits 27-14, polarity bits 31-28. A
+    timestamp more than 2**31 below the previous one is a wrap of the 32-bit counter.
+    """
+
+    format = "dat"
+    unit = 8
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.last = -1
+        self.wraps = 0
+
+    def decode(self, buf, base, final):
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return _EMPTY, 0
+        rec = np.frombuffer(view, dtype=[("ts", "<u4"), ("d", "<u4")])
+        ts = rec["ts"].astype(np.int64)
+        prev = np.concatenate(([self.last if self.last >= 0 else ts[0]], ts[:-1]))
+        wraps = self.wraps + np.cumsum(ts < prev - (1 << 31))
+        self.last, self.wraps = int(ts[-1]), int(wraps[-1])
+        d = rec["d"]
+        pol = d >> 28
+        if (pol > 1).any():
+            i = int(np.argmax(pol > 1))
+            raise self.error(base + 8 * i + 4, f"DAT polarity field {int(pol[i])} is not 0 or 1")
+        ev = _pack(ts + (wraps << 32), d & 0x3FFF, (d >> 14) & 0x3FFF, pol)
+        self.offsets = lambda: base + 8 * np.arange(len(ev))
+        return ev, n
+
+
+# --------------------------------------------------------------------------- N-MNIST / N-Caltech
+
+
+class NmnistDecoder(Decoder):
+    """N-MNIST / N-Caltech101 ``.bin`` (and SLAYER's ``.bs2``): no header, 5-byte events.
+
+    Big-endian 40 bits: x (39-32), y (31-24), polarity (bit 23, 1 = ON), timestamp (22-0, us).
+    As in the datasets' own reader (Orchard's ``Read_Ndataset.m``), an event with y == 240 is a
+    timestamp-overflow marker: it adds 2**13 us to every later event and is not an event itself.
+    """
+
+    format = "nmnist"
+    unit = 5
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.overflow = 0
+
+    def decode(self, buf, base, final):
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return _EMPTY, 0
+        b = np.frombuffer(view, dtype=np.uint8).reshape(-1, 5)
+        x = b[:, 0]
+        y = b[:, 1]
+        p = b[:, 2] >> 7
+        t = (
+            ((b[:, 2].astype(np.int64) & 0x7F) << 16)
+            | (b[:, 3].astype(np.int64) << 8)
+            | b[:, 4].astype(np.int64)
+        )
+        ovf = y == 240
+        if ovf.any():
+            add = self.overflow + np.cumsum(ovf)
+            self.overflow = int(add[-1])
+            t = t + (add << 13)
+            keep = ~ovf
+            idx = np.flatnonzero(keep)
+            ev = _pack(t[keep], x[keep], y[keep], p[keep])
+        else:
+            ev = _pack(t + (self.overflow << 13), x, y, p)
+            idx = np.arange(len(ev))
+        self.offsets = lambda: base + 5 * idx
+        return ev, n
+
+
+# --------------------------------------------------------------------------- AEDAT 2.0 (jAER)
+
+
+class Aedat2Decoder(Decoder):
+    """AEDAT 2.0 (jAER): big-endian pairs ``uint32 address, uint32 timestamp (us)``.
+
+    Address layouts (chosen from the header; DVS128 unless it names a DAVIS camera):
+
+    * DVS128: polarity bit 0 (1 = OFF, as jAER), x bits 7-1 mirrored (x = 127 - field, as jAER),
+      y bits 14-8; bit 15 set = external event (skipped).
+    * DAVIS: polarity bit 11 (1 = ON), x bits 21-12, y bits 30-22; bit 31 set = APS sample and
+      bit 10 set = external event (skipped).
+
+    A timestamp more than 2**31 below the previous one is a wrap of the 32-bit counter.
+    """
+
+    format = "aedat2"
+    unit = 8
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.davis = header.get("layout") == "davis"
+        self.last = -1
+        self.wraps = 0
+
+    def decode(self, buf, base, final):
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return _EMPTY, 0
+        rec = np.frombuffer(view, dtype=[("a", ">u4"), ("ts", ">u4")])
+        a = rec["a"]
+        ts = rec["ts"].astype(np.int64)
+        prev = np.concatenate(([self.last if self.last >= 0 else ts[0]], ts[:-1]))
+        wraps = self.wraps + np.cumsum(ts < prev - (1 << 31))
+        self.last, self.wraps = int(ts[-1]), int(wraps[-1])
+        t = ts + (wraps << 32)
+        if self.davis:
+            keep = ((a >> 31) == 0) & (((a >> 10) & 1) == 0)
+            x, y, p = (a >> 12) & 0x3FF, (a >> 22) & 0x1FF, (a >> 11) & 1
+        else:
+            keep = ((a >> 15) & 1) == 0
+            x, y, p = 127 - ((a >> 1) & 0x7F), (a >> 8) & 0x7F, 1 - (a & 1)
+        idx = np.flatnonzero(keep)
+        ev = _pack(t[idx], x[idx], y[idx], p[idx])
+        self.offsets = lambda: base + 8 * idx
+        return ev, n
+
+
+# --------------------------------------------------------------------------- AEDAT 3.1 (cAER)
+
+_A3_HEADER = np.dtype(
+    [
+        ("type", "<i2"),
+        ("source", "<i2"),
+        ("size", "<i4"),
+        ("tsoffset", "<i4"),
+        ("tsoverflow", "<i4"),
+        ("capacity", "<i4"),
+        ("number", "<i4"),
+        ("valid", "<i4"),
+    ]
+)
+
+
+class Aedat3Decoder(Decoder):
+    """AEDAT 3.1 (cAER / DVS128 Gesture): packets of a 28-byte header then events.
+
+    Header (little-endian): int16 eventType, int16 eventSource, int32 eventSize, int32
+    eventTSOffset, int32 eventTSOverflow, int32 eventCapacity, int32 eventNumber, int32
+    eventValid; then ``eventCapacity * eventSize`` bytes. Polarity events (type 1, 8 bytes):
+    uint32 data (bit 0 valid, bit 1 polarity, y bits 16-2, x bits 31-17), int32 timestamp;
+    ``t = eventTSOverflow << 31 | timestamp``. Packets of other types are skipped whole.
+    """
+
+    format = "aedat3"
+    unit = 0
+
+    def decode(self, buf, base, final):
+        mv = memoryview(buf)
+        pos = 0
+        out = []
+        offs = []
+        n = len(mv)
+        while n - pos >= 28:
+            h = np.frombuffer(mv[pos : pos + 28], dtype=_A3_HEADER)[0]
+            size, cap, num, valid = int(h["size"]), int(h["capacity"]), int(h["number"]), int(h[7])
+            etype = int(h["type"])
+            if size <= 0 or cap < 0 or not (0 <= valid <= num <= cap) or size * cap > (1 << 30):
+                raise self.error(
+                    base + pos,
+                    f"corrupt AEDAT 3.1 packet header (eventSize={size}, eventCapacity={cap}, "
+                    f"eventNumber={num}, eventValid={valid})",
+                )
+            if etype == 1 and size != 8:
+                raise self.error(base + pos, f"polarity packet with eventSize {size}, expected 8")
+            if etype < 0 or h["tsoffset"] < 0 or h["tsoverflow"] < 0:
+                raise self.error(base + pos, "corrupt AEDAT 3.1 packet header (negative field)")
+            total = 28 + size * cap
+            end_in_file = base + pos + total
+            if self.file_size is not None and end_in_file > self.file_size:
+                raise self.error(
+                    base + pos,
+                    f"truncated AEDAT 3.1 packet: needs {total} bytes, file ends "
+                    f"{self.file_size - base - pos} bytes after its start",
+                )
+            if n - pos < total:
+                break
+            if etype == 1 and num:
+                rec = np.frombuffer(
+                    mv[pos + 28 : pos + 28 + 8 * num], dtype=[("d", "<u4"), ("ts", "<i4")]
+                )
+                d = rec["d"]
+                ok = np.flatnonzero(d & 1)
+                if (rec["ts"][ok] < 0).any():
+                    i = int(ok[np.argmax(rec["ts"][ok] < 0)])
+                    raise self.error(base + pos + 28 + 8 * i + 4, "negative event timestamp")
+                self.skipped += num - ok.size
+                d = d[ok]
+                t = (np.int64(h["tsoverflow"]) << 31) | rec["ts"][ok].astype(np.int64)
+                out.append(_pack(t, (d >> 17) & 0x7FFF, (d >> 2) & 0x7FFF, (d >> 1) & 1))
+                offs.append(base + pos + 28 + 8 * ok)
+            pos += total
+        if final and pos != n:
+            raise self.error(base + pos, f"truncated AEDAT 3.1 packet header ({n - pos} bytes)")
+        ev = np.concatenate(out) if out else _EMPTY
+        self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
+        return ev, pos
+
+
+# --------------------------------------------------------------------------- AEDAT 4.0 (DV)
+
+
+class _FlatTable:
+    """Just enough of the FlatBuffers wire format to read a table's scalar/vector fields.
+
+    Every offset is bounds-checked; a bad one raises ``IndexError`` which callers turn into an
+    :class:`EventFormatError` naming the packet.
+    """
+
+    def __init__(self, buf: memoryview, pos: int):
+        self.buf = buf
+        self.pos = pos
+        vt = pos - self._i32(pos)
+        vt_len = self._u16(vt)
+        if vt_len < 4 or vt_len % 2:
+            raise IndexError("bad vtable")
+        self.vt = vt
+        self.nfields = (vt_len - 4) // 2
+
+    def _check(self, pos, n):
+        if pos < 0 or pos + n > len(self.buf):
+            raise IndexError(f"offset {pos} out of range")
+
+    def _u16(self, pos):
+        self._check(pos, 2)
+        return int.from_bytes(self.buf[pos : pos + 2], "little")
+
+    def _i32(self, pos):
+        self._check(pos, 4)
+        return int.from_bytes(self.buf[pos : pos + 4], "little", signed=True)
+
+    def field(self, i) -> int | None:
+        if i >= self.nfields:
+            return None
+        off = self._u16(self.vt + 4 + 2 * i)
+        return self.pos + off if off else None
+
+    def scalar(self, i, fmt: str, default):
+        pos = self.field(i)
+        if pos is None:
+            return default
+        size = np.dtype(fmt).itemsize
+        self._check(pos, size)
+        return np.frombuffer(self.buf[pos : pos + size], dtype=fmt)[0].item()
+
+    def vector(self, i) -> tuple[int, int] | None:
+        """``(start, length)`` of a vector (or string) field."""
+        pos = self.field(i)
+        if pos is None:
+            return None
+        start = pos + self._i32(pos)
+        n = self._i32(start)
+        if n < 0:
+            raise IndexError("negative vector length")
+        return start + 4, n
+
+
+def parse_flat_root(buf: memoryview, ident: bytes | None, size_prefixed: bool) -> _FlatTable:
+    off = 4 if size_prefixed else 0
+    if size_prefixed:
+        if len(buf) < 4 or int.from_bytes(buf[:4], "little") != len(buf) - 4:
+            raise IndexError("size prefix does not match the data")
+    if len(buf) < off + 8:
+        raise IndexError("too short for a FlatBuffer")
+    if ident is not None and bytes(buf[off + 4 : off + 8]) != ident:
+        raise IndexError(f"identifier {bytes(buf[off + 4 : off + 8])!r} is not {ident!r}")
+    root = off + int.from_bytes(buf[off : off + 4], "little")
+    return _FlatTable(buf, root)
+
+
+_A4_EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
+                      "offsets": [0, 8, 10, 12], "itemsize": 16})
+
+#: AEDAT4 ``CompressionType`` enum values.
+A4_NONE, A4_LZ4, A4_LZ4_HIGH, A4_ZSTD, A4_ZSTD_HIGH = range(5)
+
+
+class Aedat4Decoder(Decoder):
+    """AEDAT 4.0 (iniVation DV): packets ``[int32 stream id][int32 size][payload]``.
+
+    The payload is the (LZ4-frame or Zstd compressed, or raw) size-prefixed FlatBuffer of the
+    stream's type; for the event stream (``typeIdentifier`` ``EVTS``) it is an ``EventPacket``
+    whose field 0 is a vector of 16-byte ``Event`` structs ``{int64 t, int16 x, int16 y, bool
+    on}``. Packets of other streams are skipped; decoding stops at the file data table.
+    """
+
+    format = "aedat4"
+    unit = 0
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self.event_streams = set(header["event_streams"])
+        self.compression = header["compression"]
+        self.data_end = header.get("data_end")  # absolute offset of the data table (or None)
+
+    def _decompress(self, payload, offset):
+        c = self.compression
+        try:
+            if c == A4_NONE:
+                return memoryview(payload)
+            if c in (A4_LZ4, A4_LZ4_HIGH):
+                import lz4.frame
+
+                return memoryview(lz4.frame.decompress(bytes(payload)))
+            import zstandard  # optional: only for Zstd-compressed recordings
+
+            return memoryview(zstandard.ZstdDecompressor().decompress(bytes(payload)))
+        except ImportError as e:
+            raise self.error(offset, "Zstd-compressed AEDAT4 needs the 'zstandard' package") from e
+        except Exception as e:  # lz4/zstd raise their own types (RuntimeError, ZstdError, ...)
+            raise self.error(offset, f"corrupt compressed packet ({e})") from None
+
+    def decode(self, buf, base, final):
+        mv = memoryview(buf)
+        n = len(mv)
+        if self.data_end is not None:
+            n = max(0, min(n, self.data_end - base))
+        pos = 0
+        out = []
+        offs = []
+        while n - pos >= 8:
+            sid = int.from_bytes(mv[pos : pos + 4], "little", signed=True)
+            size = int.from_bytes(mv[pos + 4 : pos + 8], "little", signed=True)
+            at = base + pos
+            if size < 0 or sid < 0:
+                raise self.error(at, f"corrupt packet header (stream {sid}, size {size})")
+            limit = self.data_end if self.data_end is not None else self.file_size
+            if limit is not None and at + 8 + size > limit:
+                raise self.error(at, f"truncated packet: {size} bytes declared, "
+                                     f"{limit - at - 8} left")
+            if n - pos < 8 + size:
+                break
+            if sid in self.event_streams:
+                data = self._decompress(mv[pos + 8 : pos + 8 + size], at)
+                try:
+                    root = parse_flat_root(data, b"EVTS", True)
+                    vec = root.vector(0)
+                    if vec is None:
+                        start, count = 0, 0
+                    else:
+                        start, count = vec
+                        if start + 16 * count > len(data):
+                            raise IndexError("event vector runs past the packet")
+                except IndexError as e:
+                    raise self.error(at, f"corrupt event packet ({e})") from None
+                if count:
+                    e = np.frombuffer(data[start : start + 16 * count], dtype=_A4_EVENT)
+                    if (e["x"] < 0).any() or (e["y"] < 0).any() or (e["on"] > 1).any():
+                        raise self.error(at, "corrupt event packet (negative coordinate)")
+                    out.append(_pack(e["t"], e["x"], e["y"], e["on"]))
+                    offs.append(np.full(count, at, dtype=np.int64))
+            elif sid not in self.header["streams"]:
+                raise self.error(at, f"packet for undeclared stream id {sid}")
+            pos += 8 + size
+        consumed = pos
+        if self.data_end is not None and base + pos >= self.data_end:
+            consumed = len(mv)  # the data table and anything after it are not events
+        elif final and pos != len(mv):
+            raise self.error(base + pos, f"truncated packet header ({len(mv) - pos} bytes)")
+        ev = np.concatenate(out) if out else _EMPTY
+        self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
+        return ev, consumed
