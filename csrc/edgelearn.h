@@ -9,6 +9,7 @@
  *
  * Units (one public unit per .c file):
  *  - el_config.h : the core's constants (mirrored in edgelearn/constants.py)
+ *  - el_status.h : el_status_t, the status codes of every fallible call, and their numbering
  *  - el_fixed.h  : the only definitions of wrap, saturate, decay and shifts
  *  - el_core.h   : networks of LIF compartments, dense and sparse connections, the timestep
  */
@@ -16,6 +17,7 @@
 #define EDGELEARN_H
 
 #include "el_config.h"
+#include "el_status.h"
 #include "el_fixed.h"
 #include "el_core.h"
 

@@ -1,0 +1,203 @@
+/**
+ * @file el_core.h
+ * @brief Networks of Loihi-like LIF compartments and their timestep (docs/spec.md sections 3-4).
+ *
+ * ## Memory model
+ *
+ * The caller describes a network with an ::el_core_desc_t (populations, connections, pointers to
+ * its own arrays), asks el_core_bytes() how much memory the core needs, provides one block of
+ * that many bytes (aligned to ::EL_CORE_ALIGN) and calls el_core_init(). The core lives entirely
+ * inside that block: its header, a packed copy of every weight and bias, the state (u, v,
+ * refractory counts, spikes), the spike event lists and the accumulators. Nothing points back
+ * into the descriptor, so the descriptor and its arrays may be freed (or live in flash) after
+ * el_core_init(). The block must not be moved or copied after init (it holds pointers into
+ * itself); it is released simply by freeing it. No function allocates or keeps static state.
+ *
+ * ## Weight storage (packed by el_core_init)
+ *
+ * Descriptors give weights as in docs/spec.md: dense row-major `w[i * n_src + j]` (destination
+ * i, source j), sparse CSR over destinations. The core stores them **source-major** so that a
+ * spike of source j adds one contiguous row:
+ *  - dense: `n_src` rows of `stride` int8 (stride = n_dst rounded up to ::EL_CORE_ROW_ALIGN; the
+ *    padding is zero), row j holding w'_{.,j};
+ *  - sparse: CSC: `colptr[n_src + 1]`, then per source the destinations `rowidx[]` (ascending)
+ *    and the values `w[]`.
+ * Stored values are the *effective* mantissas w' (mixed-sign truncation already applied).
+ *
+ * ## The step (event-driven)
+ *
+ * el_core_step() first, for every connection whose source spiked at t-1, zeroes the
+ * connection's int32 accumulator and adds the packed row of each source that spiked (work
+ * proportional to the number of synaptic events); then updates every compartment (spec section
+ * 4, steps 2-5); then records this step's input spikes for the next step (one-step latency).
+ *
+ * ## Room for later features
+ *
+ * ::EL_CONN_PLASTIC (weights updated by the plasticity processor every learning epoch) and
+ * ::EL_CONN_GRADED (graded spike payloads) are reserved flags of ::el_conn_desc_t.flags; this
+ * build rejects them with ::EL_ERR_UNSUPPORTED. `el_pop_desc_t.flags` is reserved (must be 0)
+ * for per-population features (traces, third factor). Input spike values other than 0/1 are
+ * reserved for graded spikes (currently any non-zero byte is a binary spike).
+ */
+#ifndef EL_CORE_H
+#define EL_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "el_config.h"
+#include "el_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Required alignment (bytes) of the memory block passed to el_core_init(). */
+#define EL_CORE_ALIGN 8
+/** Internal alignment (bytes) of every array inside the core's block. */
+#define EL_CORE_ARRAY_ALIGN 64
+/** Dense packed rows are padded to a multiple of this many destinations. */
+#define EL_CORE_ROW_ALIGN 16
+
+/** ::el_conn_desc_t.src value naming the input port (otherwise a population index). */
+#define EL_SRC_INPUT (-1)
+
+/** ::el_conn_desc_t.kind: dense `n_dst x n_src` weight matrix. */
+#define EL_CONN_DENSE 0
+/** ::el_conn_desc_t.kind: sparse CSR matrix (indptr over destinations, indices = sources). */
+#define EL_CONN_SPARSE 1
+
+/** ::el_conn_desc_t.flags: mixed-sign mode, w' = shr(w, 1) * 2 (spec section 3). */
+#define EL_CONN_MIXED 1u
+/** ::el_conn_desc_t.flags: reserved for plastic connections (not yet supported). */
+#define EL_CONN_PLASTIC 2u
+/** ::el_conn_desc_t.flags: reserved for graded spikes (not yet supported). */
+#define EL_CONN_GRADED 4u
+/** Every flag this build accepts. */
+#define EL_CONN_FLAGS_SUPPORTED EL_CONN_MIXED
+
+/** One population of compartments (spec section 3). */
+typedef struct el_pop_desc {
+    uint32_t size;            /**< neurons, [1, EL_MAX_NEURONS] */
+    int32_t du;               /**< current decay, [0, EL_DECAY_MAX] (the step uses du + 1) */
+    int32_t dv;               /**< voltage decay, [0, EL_DECAY_MAX] */
+    int32_t vth_mant;         /**< threshold mantissa, [0, EL_VTH_MANT_MAX]; vth = vth_mant << 6 */
+    int32_t bias_exp;         /**< bias exponent, [0, EL_BIAS_EXP_MAX] */
+    int32_t refractory;       /**< refractory delay in steps, [1, EL_REFRACT_MAX]; 1 = none */
+    const int16_t *bias_mant; /**< `size` bias mantissas in [EL_BIAS_MANT_MIN, EL_BIAS_MANT_MAX];
+                                   NULL means all 0 */
+    uint32_t flags;           /**< reserved, must be 0 */
+} el_pop_desc_t;
+
+/** One connection from a source (input port or population) to a destination population. */
+typedef struct el_conn_desc {
+    int32_t src;              /**< ::EL_SRC_INPUT or a population index; its size <= EL_MAX_FANIN */
+    int32_t dst;              /**< destination population index */
+    int32_t kind;             /**< ::EL_CONN_DENSE or ::EL_CONN_SPARSE */
+    int32_t w_exp;            /**< weight exponent, [EL_WEIGHT_EXP_MIN, EL_WEIGHT_EXP_MAX] */
+    uint32_t flags;           /**< ::EL_CONN_MIXED (others reserved) */
+    const int8_t *weights;    /**< dense: n_dst * n_src mantissas, row-major (dst i, src j at
+                                   i * n_src + j); sparse: nnz mantissas in CSR order.
+                                   May be NULL only when it would hold 0 values. */
+    const uint32_t *indptr;   /**< sparse only: n_dst + 1 offsets, indptr[0] = 0, non-decreasing;
+                                   nnz = indptr[n_dst] <= n_dst * n_src */
+    const uint32_t *indices;  /**< sparse only: nnz sources in [0, n_src), ascending and unique
+                                   within each destination row */
+} el_conn_desc_t;
+
+/** A whole network. */
+typedef struct el_core_desc {
+    uint32_t n_inputs;            /**< input axons, [0, EL_MAX_FANIN] */
+    uint32_t n_pops;              /**< populations, [1, EL_MAX_POPULATIONS] */
+    const el_pop_desc_t *pops;    /**< n_pops populations; neurons are numbered population by
+                                       population in this order */
+    uint32_t n_conns;             /**< connections, [0, EL_MAX_CONNECTIONS] */
+    const el_conn_desc_t *conns;  /**< n_conns connections (NULL when n_conns is 0) */
+} el_core_desc_t;
+
+/** An initialised core; opaque, it lives at the start of the caller's memory block. */
+typedef struct el_core el_core_t;
+
+/**
+ * @brief Check a descriptor and compute the bytes el_core_init() needs for it.
+ * @param desc  the network (every field checked against its documented range)
+ * @param bytes receives the size in bytes
+ * @return ::EL_OK; ::EL_ERR_NULL (NULL argument or missing array), ::EL_ERR_RANGE (a field out of
+ *         range), ::EL_ERR_FORMAT (bad CSR structure), ::EL_ERR_UNSUPPORTED (a reserved flag),
+ *         ::EL_ERR_SIZE (the size does not fit size_t).
+ */
+el_status_t el_core_bytes(const el_core_desc_t *desc, size_t *bytes);
+
+/**
+ * @brief Build a core in caller memory: pack weights and biases, zero the state (t = 0).
+ * @param desc  the network (see el_core_bytes; the same checks are made)
+ * @param mem   block of at least el_core_bytes(desc) bytes, aligned to ::EL_CORE_ALIGN
+ * @param bytes size of @p mem
+ * @param core  receives the core handle (it equals @p mem)
+ * @return ::EL_OK, any error of el_core_bytes(), ::EL_ERR_SIZE (@p bytes too small),
+ *         ::EL_ERR_ALIGN (@p mem misaligned). On error @p *core is set to NULL when @p core is
+ *         not NULL.
+ */
+el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el_core_t **core);
+
+/**
+ * @brief Return to t = 0: u = v = 0, no spikes, no refractory counts, no pending input.
+ *        Weights are kept.
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE (not an initialised core).
+ */
+el_status_t el_core_reset(el_core_t *core);
+
+/**
+ * @brief Advance one step, t -> t + 1 (spec section 4).
+ * @param core      the core
+ * @param in_spikes n_inputs bytes: non-zero where input axon j spikes AT this step (it enters u
+ *                  at the next step). NULL means no input spikes.
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE.
+ */
+el_status_t el_core_step(el_core_t *core, const uint8_t *in_spikes);
+
+/**
+ * @brief Run @p n_steps steps, recording outputs (the loop of el_core_step without per-step calls).
+ * @param core    the core
+ * @param raster  n_steps * n_inputs bytes, row-major: row k is the input of the (k+1)-th step
+ *                of this call; may be NULL when n_inputs is 0 or n_steps is 0
+ * @param n_steps number of steps, >= 0
+ * @param out_s   NULL or n_steps * n_neurons bytes: row k = spikes (0/1) after step k+1
+ * @param out_u   NULL or n_steps * n_neurons int32: u after each step
+ * @param out_v   NULL or n_steps * n_neurons int32: v after each step
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_SIZE (output size overflows size_t).
+ */
+el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, uint8_t *out_s,
+                        int32_t *out_u, int32_t *out_v);
+
+/** @brief Neurons of all populations (0 for a NULL or uninitialised core). */
+uint32_t el_core_n_neurons(const el_core_t *core);
+/** @brief Input axons (0 for a NULL or uninitialised core). */
+uint32_t el_core_n_inputs(const el_core_t *core);
+/** @brief Steps taken since init/reset (0 for a NULL or uninitialised core). */
+uint64_t el_core_time(const el_core_t *core);
+/** @brief First neuron of population @p pop in the concatenated order; -1 if out of range. */
+int64_t el_core_pop_offset(const el_core_t *core, uint32_t pop);
+/** @brief The spikes (0/1) of the last step, n_neurons bytes; NULL for a bad core. */
+const uint8_t *el_core_spikes(const el_core_t *core);
+/** @brief Current u, n_neurons values in [EL_STATE_MIN, EL_STATE_MAX]; NULL for a bad core. */
+const int32_t *el_core_u(const el_core_t *core);
+/** @brief Current v, n_neurons values in [-EL_STATE_MAX, EL_STATE_MAX]; NULL for a bad core. */
+const int32_t *el_core_v(const el_core_t *core);
+
+/**
+ * @brief Read back connection @p conn's effective mantissas w' as a dense matrix.
+ * @param core  the core
+ * @param conn  connection index, [0, n_conns)
+ * @param out   n_dst * n_src int8, row-major (dst i, src j at i * n_src + j); zero where a sparse
+ *              connection stores no weight
+ * @param len   size of @p out in values; must be >= n_dst * n_src
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad @p conn), ::EL_ERR_SIZE.
+ */
+el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *out, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EL_CORE_H */

@@ -1,0 +1,52 @@
+/**
+ * @file el_port.h
+ * @brief Platform hooks: the only place the runtime reaches for memory-copy primitives.
+ *
+ * The runtime units are freestanding (no <string.h>, <stdio.h>, <stdlib.h>): they include only
+ * <stdint.h>, <stddef.h>, <stdbool.h>, <limits.h>. A port may define EL_PORT_MEMSET /
+ * EL_PORT_MEMCPY before including this header to use its own (e.g. DMA-backed) routines;
+ * otherwise plain byte loops are used (compilers turn them into the platform's fastest copy when
+ * hosted).
+ */
+#ifndef EL_PORT_H
+#define EL_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__cplusplus)
+#define EL_RESTRICT __restrict
+#else
+#define EL_RESTRICT restrict
+#endif
+
+/** Set @p n bytes at @p dst to @p value (0 .. 255). @p dst may be NULL only when @p n is 0. */
+static inline void el_memset(void *dst, uint8_t value, size_t n)
+{
+#if defined(EL_PORT_MEMSET)
+    EL_PORT_MEMSET(dst, value, n);
+#else
+    uint8_t *d = (uint8_t *)dst;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        d[i] = value;
+    }
+#endif
+}
+
+/** Copy @p n bytes from @p src to @p dst (no overlap). Either may be NULL only when @p n is 0. */
+static inline void el_memcpy(void *EL_RESTRICT dst, const void *EL_RESTRICT src, size_t n)
+{
+#if defined(EL_PORT_MEMCPY)
+    EL_PORT_MEMCPY(dst, src, n);
+#else
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        d[i] = s[i];
+    }
+#endif
+}
+
+#endif /* EL_PORT_H */
