@@ -56,6 +56,27 @@
 #define EL_MAX_NEURONS 1048576           /* 2^20, per population */
 #define EL_MAX_POPULATIONS 64
 #define EL_MAX_CONNECTIONS 256
+/* plasticity (docs/spec.md section 5) */
+#define EL_TRACE_BITS 7
+#define EL_TRACE_MAX 127                 /* 2^7 - 1 */
+#define EL_IMPULSE_FRAC_BITS 4
+#define EL_IMPULSE_MAX 2047
+#define EL_THIRD_MIN (-128)
+#define EL_THIRD_MAX 127
+#define EL_TAG_MIN (-128)
+#define EL_TAG_MAX 127
+#define EL_LEARN_FRAC_BITS 15
+#define EL_LEARN_ACC_LIMIT 8388608       /* 2^23 */
+#define EL_PRODUCT_LIMIT 16777216        /* 2^24 */
+#define EL_COEF_MANT_MIN (-128)
+#define EL_COEF_MANT_MAX 127
+#define EL_COEF_EXP_MIN (-24)
+#define EL_COEF_EXP_MAX 7
+#define EL_T_EPOCH_MAX 65535
+#define EL_RULE_VERSION 1
+#define EL_RULE_MAX_TERMS 16
+#define EL_RULE_MAX_FACTORS 4
+#define EL_RULE_MAX_ITEMS 4
 /* EL_CONFIG_END */
 
 /** X-macro over every constant above, by name without the prefix (for ::el_config_at). */
@@ -80,11 +101,34 @@
     X(MAX_FANIN)               \
     X(MAX_NEURONS)             \
     X(MAX_POPULATIONS)         \
-    X(MAX_CONNECTIONS)
+    X(MAX_CONNECTIONS)         \
+    X(TRACE_BITS)              \
+    X(TRACE_MAX)               \
+    X(IMPULSE_FRAC_BITS)       \
+    X(IMPULSE_MAX)             \
+    X(THIRD_MIN)               \
+    X(THIRD_MAX)               \
+    X(TAG_MIN)                 \
+    X(TAG_MAX)                 \
+    X(LEARN_FRAC_BITS)         \
+    X(LEARN_ACC_LIMIT)         \
+    X(PRODUCT_LIMIT)           \
+    X(COEF_MANT_MIN)           \
+    X(COEF_MANT_MAX)           \
+    X(COEF_EXP_MIN)            \
+    X(COEF_EXP_MAX)            \
+    X(T_EPOCH_MAX)             \
+    X(RULE_VERSION)            \
+    X(RULE_MAX_TERMS)          \
+    X(RULE_MAX_FACTORS)        \
+    X(RULE_MAX_ITEMS)
 
 /* Consistency of the constants with one another (cheap, compile time). */
 #if EL_STATE_MAX != (1L << (EL_STATE_BITS - 1)) - 1 || EL_STATE_MIN != -EL_STATE_MAX - 1
 #error "EL_STATE_MIN/MAX disagree with EL_STATE_BITS"
+#endif
+#if EL_TRACE_MAX != (1 << EL_TRACE_BITS) - 1
+#error "EL_TRACE_MAX disagrees with EL_TRACE_BITS"
 #endif
 #if EL_DECAY_MAX != (1 << EL_DECAY_BITS) - 1
 #error "EL_DECAY_MAX disagrees with EL_DECAY_BITS"
