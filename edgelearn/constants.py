@@ -25,5 +25,27 @@ MAX_NEURONS = 1 << 20
 MAX_POPULATIONS = 64
 MAX_CONNECTIONS = 256
 
+# plasticity (docs/spec.md section 5)
+TRACE_BITS = 7
+TRACE_MAX = (1 << TRACE_BITS) - 1
+IMPULSE_FRAC_BITS = 4
+IMPULSE_MAX = 2047
+THIRD_MIN = -128
+THIRD_MAX = 127
+TAG_MIN = -128
+TAG_MAX = 127
+LEARN_FRAC_BITS = 15
+LEARN_ACC_LIMIT = 1 << 23
+PRODUCT_LIMIT = 1 << 24
+COEF_MANT_MIN = -128
+COEF_MANT_MAX = 127
+COEF_EXP_MIN = -24
+COEF_EXP_MAX = 7
+T_EPOCH_MAX = 65535
+RULE_VERSION = 1
+RULE_MAX_TERMS = 16
+RULE_MAX_FACTORS = 4
+RULE_MAX_ITEMS = 4
+
 #: Every public constant, by name, for the C comparison test and ``edgelearn inspect``.
 ALL = {k: v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, int)}

@@ -2,7 +2,7 @@
 
 Every function takes and returns integer values carried in float32 (exact below ``2^24`` in
 magnitude) and is exact in the forward pass; the backward pass is the documented surrogate or
-straight-through estimate (``docs/spec.md`` section 6). The C runtime's counterpart is
+straight-through estimate (``docs/spec.md`` section 8). The C runtime's counterpart is
 ``csrc/el_fixed.h``; both implement ``docs/spec.md`` section 1. No other module writes its own
 shift, clip or rounding for quantisation.
 
@@ -170,3 +170,82 @@ def _spike_jvp(primals, tangents):
     x_dot, _ = tangents
     g = 1.0 / (scale * jnp.square(1.0 + jnp.abs(x) / scale))
     return spike(x, scale), g * x_dot
+
+
+# --------------------------------------------------------------------------- PRNG (spec 5.1)
+
+_U32 = jnp.uint32
+
+
+def _lowbias32(x: jax.Array) -> jax.Array:
+    x = x ^ (x >> 16)
+    x = x * _U32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * _U32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _mix(x: jax.Array) -> jax.Array:
+    return _lowbias32(x + _U32(0x9E3779B9))
+
+
+def rand(seed: jax.Array, t: jax.Array, stream: int | jax.Array, index: jax.Array) -> jax.Array:
+    """``rand(seed, t, stream, index)`` of spec 5.1: a uint32 word, all arithmetic mod 2^32."""
+    index = jnp.asarray(index).astype(_U32)
+    h = _mix(_mix(_mix(_mix(index) ^ jnp.asarray(stream).astype(_U32)) ^
+                  jnp.asarray(t).astype(_U32)) ^ jnp.asarray(seed).astype(_U32))
+    return h
+
+
+def _bits(word: jax.Array, shift: int, mask: int) -> jax.Array:
+    """``(word >> shift) & mask`` as an exact float32 (``mask < 2^24``)."""
+    return ((word >> shift) & _U32(mask)).astype(_F)
+
+
+# --------------------------------------------------------------------------- traces (spec 5.2)
+
+
+def trace_update(x: jax.Array, d: jax.Array, imp: jax.Array, spiked: jax.Array,
+                 word: jax.Array) -> jax.Array:
+    """One step of a trace: stochastic-rounded decay, then impulse where ``spiked``.
+
+    ``x`` in ``[0, 127]``, ``d`` in ``[0, 4095]``, ``imp`` in ``[0, 2047]`` (Q4), ``spiked`` 0/1,
+    ``word`` the PRNG word: bits 31..20 round the decay, bits 3..0 the impulse. Exact forward;
+    gradient of the relaxation ``clip(x (4096 - d) / 4096 + spiked * imp / 16, 0, 127)``.
+    """
+    dec_x = jnp.floor((x * (4096.0 - d) + _bits(word, 20, 0xFFF)) / 4096.0)
+    add = jnp.floor((imp + _bits(word, 0, 0xF)) / 16.0)
+    exact = jnp.where(spiked > 0, jnp.minimum(float(C.TRACE_MAX), dec_x + add), dec_x)
+    relaxed = jnp.clip(x * (4096.0 - d) / 4096.0 + spiked * imp / 16.0, 0.0, float(C.TRACE_MAX))
+    return straight_through(exact, relaxed)
+
+
+# --------------------------------------------------------------------------- learning (5.4)
+
+
+def term_value(p: jax.Array, exp: int) -> jax.Array:
+    """``T = floor(P * 2^(exp + 15))`` for an exact product ``|P| < 2^24`` (static ``exp``)."""
+    k = exp + C.LEARN_FRAC_BITS
+    return jnp.floor(p * float(2.0**k))
+
+
+def acc_add(acc: jax.Array, t: jax.Array) -> jax.Array:
+    """The learning accumulator's saturating add, ``clamp(acc + T, -2^23, 2^23)``."""
+    lim = float(C.LEARN_ACC_LIMIT)
+    return jnp.clip(acc + jnp.clip(t, -2 * lim, 2 * lim), -lim, lim)
+
+
+def learn_round(acc: jax.Array, mode: str, word: jax.Array | None) -> jax.Array:
+    """Round the accumulator (15 fraction bits) to an integer update: stochastic uses the PRNG
+    word's top 15 bits; floor; nearest (half up)."""
+    scale = float(1 << C.LEARN_FRAC_BITS)
+    if mode == "stochastic":
+        return jnp.floor((acc + _bits(word, 17, 0x7FFF)) / scale)
+    if mode == "floor":
+        return jnp.floor(acc / scale)
+    return jnp.floor((acc + scale / 2) / scale)
+
+
+def clamp(x: jax.Array, lo: float, hi: float) -> jax.Array:
+    """Saturate to ``[lo, hi]`` (weights and tags); gradient 1 inside, 0 outside."""
+    return jnp.clip(x, lo, hi)

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from . import constants as C
+from .rule import Rule
 
 INPUT = "input"  #: the name of the input port when used as a connection source
 
@@ -93,6 +94,8 @@ class Connection:
     Dense: ``weights`` is ``(N_dst, N_src)`` int8. Sparse: ``weights`` holds the stored values
     (int8) in CSR order with ``indptr`` (``N_dst + 1``) and ``indices`` (source of each value,
     sorted and unique within a row). ``mixed=None`` applies Lava's rule (both signs present).
+    ``rule`` makes the connection plastic (``docs/spec.md`` section 5): its weights then become
+    state that the plasticity processor updates.
     """
 
     src: str
@@ -102,6 +105,11 @@ class Connection:
     mixed: bool | None = None
     indptr: np.ndarray | None = None
     indices: np.ndarray | None = None
+    rule: Rule | None = None
+
+    @property
+    def plastic(self) -> bool:
+        return self.rule is not None
 
     @property
     def sparse(self) -> bool:
@@ -128,15 +136,20 @@ class Connection:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Network:
-    """An input port of ``n_inputs`` axons, populations, and connections between them."""
+    """An input port of ``n_inputs`` axons, populations, and connections between them.
+
+    ``seed`` (32-bit unsigned) drives the counter-based PRNG of stochastic rounding.
+    """
 
     n_inputs: int
     populations: tuple[Population, ...]
     connections: tuple[Connection, ...] = ()
+    seed: int = 0
 
     def __post_init__(self) -> None:
         n_in = _check_int("n_inputs", self.n_inputs, 0, C.MAX_FANIN)
         object.__setattr__(self, "n_inputs", n_in)
+        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0, 2**32 - 1))
         pops = tuple(self.populations)
         conns = tuple(self.connections)
         if not 1 <= len(pops) <= C.MAX_POPULATIONS:
@@ -166,6 +179,11 @@ class Network:
             if p.name == name:
                 return i
         raise KeyError(f"no population named {name!r}")
+
+    @property
+    def plastic(self) -> tuple[int, ...]:
+        """Indices of the plastic connections."""
+        return tuple(k for k, c in enumerate(self.connections) if c.plastic)
 
     @property
     def n_neurons(self) -> int:
@@ -216,7 +234,10 @@ def _check_connection(k: int, c: Connection, sizes: dict[str, int]) -> Connectio
     mixed = c.mixed
     if mixed is None:
         mixed = bool(np.any(w < 0) and np.any(w > 0))
-    return Connection(c.src, c.dst, _frozen(w), w_exp, bool(mixed), indptr, indices)
+    if c.rule is not None and not isinstance(c.rule, Rule):
+        raise TypeError(f"{where}.rule must be an edgelearn.rule.Rule (use rule.parse(text)), "
+                        f"got {type(c.rule).__name__}")
+    return Connection(c.src, c.dst, _frozen(w), w_exp, bool(mixed), indptr, indices, c.rule)
 
 
 def layer(n_inputs: int, size: int, *, w: np.ndarray, du: int = 0, dv: int = 0,

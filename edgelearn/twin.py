@@ -19,8 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import constants as C
-from . import fixed
+from . import fixed, plasticity
 from .network import INPUT, Network
+from .plasticity import HyperParams, PlasticState
+from .rule import Rule
 
 _F = jnp.float32
 _HI = jax.lax.Precision.HIGHEST  # never let an accelerator round the integer matmuls (TF32/bf16)
@@ -37,7 +39,7 @@ class PopParams:
     """One population's parameters as float32 (integer-valued when deployed).
 
     Shapes: scalars ``()`` except ``bias_mant`` ``(size,)``. The twin quantizes each to its
-    integer range with straight-through rounding (spec section 6), so they can be trained.
+    integer range with straight-through rounding (spec section 8), so they can be trained.
     """
 
     du: jax.Array
@@ -49,15 +51,19 @@ class PopParams:
 
 
 @functools.partial(jax.tree_util.register_dataclass,
-                   data_fields=["w", "w_exp", "mixed"], meta_fields=[])
+                   data_fields=["w", "w_exp", "mixed", "hyper", "mask"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class ConnParams:
     """One connection: mantissas ``w`` ``(N_dst, N_src)`` float32 (zeros where sparse stores
-    none), exponent ``w_exp`` and sign mode ``mixed`` (0/1) as float32 scalars."""
+    none), exponent ``w_exp`` and sign mode ``mixed`` (0/1) as float32 scalars. A plastic
+    connection adds its rule's ``hyper`` parameters and, when sparse, the ``mask`` of stored
+    synapses (1.0); ``w`` is then the initial weight."""
 
     w: jax.Array
     w_exp: jax.Array
     mixed: jax.Array
+    hyper: HyperParams | None = None
+    mask: jax.Array | None = None
 
 
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["pops", "conns"],
@@ -69,30 +75,35 @@ class Params:
 
 
 @functools.partial(jax.tree_util.register_dataclass,
-                   data_fields=["u", "v", "ref", "s", "s_in"], meta_fields=[])
+                   data_fields=["u", "v", "ref", "s", "s_in", "r", "t", "seed", "plastic"],
+                   meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
-    """Core state after some step: ``u, v, ref, s`` are ``(n_neurons,)`` (populations
-    concatenated), ``s`` the spikes of that step, ``s_in`` ``(n_inputs,)`` the input spikes of
-    that step (both delivered at the next step)."""
+    """Core state after step ``t``: ``u, v, ref, s, r`` are ``(n_neurons,)`` (populations
+    concatenated; ``s`` the spikes of step ``t``, ``r`` the third factor), ``s_in``
+    ``(n_inputs,)`` the input spikes of step ``t`` (both delivered at ``t + 1``), ``t`` int32,
+    ``seed`` uint32, ``plastic``: a :class:`PlasticState` per connection (``None`` where not
+    plastic)."""
 
     u: jax.Array
     v: jax.Array
     ref: jax.Array
     s: jax.Array
     s_in: jax.Array
+    r: jax.Array
+    t: jax.Array
+    seed: jax.Array
+    plastic: tuple[PlasticState | None, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class Topology:
-    """Hashable structure of a network: sizes and (source, destination) of each connection.
-
-    Source index ``-1`` is the input port; others index populations.
-    """
+    """Hashable structure of a network: sizes, and per connection its source (``-1`` = input
+    port), destination and the static structure of its rule (``None`` if not plastic)."""
 
     n_inputs: int
     sizes: tuple[int, ...]
-    conns: tuple[tuple[int, int], ...]
+    conns: tuple[tuple[int, int, Rule | None], ...]
 
     @property
     def n_neurons(self) -> int:
@@ -101,6 +112,9 @@ class Topology:
     @property
     def offsets(self) -> tuple[int, ...]:
         return tuple(int(x) for x in np.cumsum((0,) + self.sizes[:-1]))
+
+    def n_src(self, src: int) -> int:
+        return self.n_inputs if src < 0 else self.sizes[src]
 
 
 class SimResult(NamedTuple):
@@ -125,7 +139,9 @@ def topology(network: Network) -> Topology:
     idx = {p.name: i for i, p in enumerate(network.populations)}
     idx[INPUT] = -1
     return Topology(network.n_inputs, tuple(p.size for p in network.populations),
-                    tuple((idx[c.src], idx[c.dst]) for c in network.connections))
+                    tuple((idx[c.src], idx[c.dst],
+                           None if c.rule is None else plasticity.structure(c.rule))
+                          for c in network.connections))
 
 
 def params_from_network(network: Network) -> Params:
@@ -135,21 +151,44 @@ def params_from_network(network: Network) -> Params:
                   vth_mant=jnp.asarray(p.vth_mant, _F), bias_mant=jnp.asarray(p.bias_mant, _F),
                   bias_exp=jnp.asarray(p.bias_exp, _F), refractory=jnp.asarray(p.refractory, _F))
         for p in network.populations)
-    conns = tuple(
-        ConnParams(w=jnp.asarray(c.dense_weights(network.size_of(c.dst), network.size_of(c.src)),
-                                 _F),
-                   w_exp=jnp.asarray(c.w_exp, _F), mixed=jnp.asarray(float(c.mixed), _F))
-        for c in network.connections)
-    return Params(pops, conns)
+    conns = []
+    for c in network.connections:
+        n_dst, n_src = network.size_of(c.dst), network.size_of(c.src)
+        hyper = mask = None
+        if c.rule is not None:
+            hyper = plasticity.hyper_params(c.rule)
+            if c.sparse:
+                m = np.zeros((n_dst, n_src), np.float32)
+                m[np.repeat(np.arange(n_dst), np.diff(c.indptr)), c.indices] = 1.0
+                mask = jnp.asarray(m)
+        conns.append(ConnParams(w=jnp.asarray(c.dense_weights(n_dst, n_src), _F),
+                                w_exp=jnp.asarray(c.w_exp, _F),
+                                mixed=jnp.asarray(float(c.mixed), _F), hyper=hyper, mask=mask))
+    return Params(pops, tuple(conns))
 
 
-def init_state(topo: Topology | Network, batch: tuple[int, ...] = ()) -> State:
-    """The state at ``t = 0``: everything zero. ``batch`` prepends batch dimensions."""
-    if isinstance(topo, Network):
-        topo = topology(topo)
+def init_state(network: Network | Topology, params: Params | None = None, *,
+               seed: int | None = None) -> State:
+    """The state at ``t = 0``: everything zero, plastic weights from ``params`` (by default the
+    network's own). ``seed`` defaults to the network's."""
+    if isinstance(network, Network):
+        topo = topology(network)
+        params = params_from_network(network) if params is None else params
+        seed = network.seed if seed is None else seed
+    else:
+        topo = network
+        if params is None and any(rule is not None for _, _, rule in topo.conns):
+            raise TypeError("init_state() of a Topology with plastic connections needs params")
     n = topo.n_neurons
-    z = jnp.zeros(batch + (n,), _F)
-    return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros(batch + (topo.n_inputs,), _F))
+    z = jnp.zeros((n,), _F)
+    plastic = tuple(
+        None if rule is None else plasticity.init_plastic(
+            fixed.quantize(cp.w, C.WEIGHT_MIN, C.WEIGHT_MAX), topo.n_src(src), topo.sizes[dst])
+        for (src, dst, rule), cp in zip(topo.conns, params.conns if params else
+                                        (None,) * len(topo.conns), strict=True))
+    return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros((topo.n_inputs,), _F), r=z,
+                 t=jnp.asarray(0, jnp.int32), seed=jnp.asarray(seed or 0, jnp.uint32),
+                 plastic=plastic)
 
 
 # --------------------------------------------------------------------------- the timestep
@@ -187,75 +226,87 @@ def _compartments(q: dict[str, jax.Array], u: jax.Array, v: jax.Array, ref: jax.
 
 
 def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
-         input_acc: tuple[jax.Array | None, ...] | None = None):
-    """One timestep (spec section 4). ``s_in``: ``(n_inputs,)`` inputs spiking at this step.
+         input_acc: tuple[jax.Array | None, ...] | None = None,
+         r_write: jax.Array | None = None):
+    """One timestep of one sample (spec sections 4 and 5). ``s_in``: ``(n_inputs,)`` inputs
+    spiking at this step; ``r_write``: ``(n_neurons,)`` third factor the host writes before
+    this step (``None``: unchanged).
 
-    ``input_acc`` optionally gives, per connection from the input port, the already computed
-    ``acc`` of this step (``simulate`` precomputes them for the whole run as one matrix
-    product); ``None`` entries are computed here. Returns ``(new_state, stats)``.
+    ``input_acc`` optionally gives, per non-plastic connection from the input port, the
+    already computed ``acc`` of this step (``simulate`` precomputes them for the whole run as one
+    matrix product); ``None`` entries are computed here. Returns ``(new_state, stats)``.
     """
     offs = topo.offsets
+    t = state.t + 1
+    r = state.r if r_write is None else r_write
     quant = [_quantized(p) for p in params.pops]
-    a = [jnp.zeros(state.u.shape[:-1] + (n,), _F) for n in topo.sizes]
-    for k, ((src, dst), cp) in enumerate(zip(topo.conns, params.conns, strict=True)):
+    a = [jnp.zeros((n,), _F) for n in topo.sizes]
+
+    def src_spikes(src: int, st: State) -> jax.Array:
+        return st.s_in if src < 0 else st.s[offs[src]:offs[src] + topo.sizes[src]]
+
+    for k, ((src, dst, rule), cp) in enumerate(zip(topo.conns, params.conns, strict=True)):
         pre = input_acc[k] if input_acc is not None else None
         if pre is None:
-            if src < 0:
-                s_src = state.s_in
-            else:
-                s_src = state.s[..., offs[src]:offs[src] + topo.sizes[src]]
-            pre = jnp.matmul(s_src, _effective_weights(cp).T, precision=_HI)
+            w = _effective_weights(cp) if rule is None else fixed.mixed_truncate(
+                state.plastic[k].w, cp.mixed)
+            pre = jnp.matmul(w, src_spikes(src, state), precision=_HI)
         a[dst] = fixed.wrap24(a[dst] + fixed.scaled_input(pre, cp.w_exp))
-    outs = []
-    for i, n in enumerate(topo.sizes):
-        sl = slice(offs[i], offs[i] + n)
-        outs.append(_compartments(quant[i], state.u[..., sl], state.v[..., sl],
-                                  state.ref[..., sl], a[i]))
+    outs = [_compartments(quant[i], state.u[offs[i]:offs[i] + n], state.v[offs[i]:offs[i] + n],
+                          state.ref[offs[i]:offs[i] + n], a[i])
+            for i, n in enumerate(topo.sizes)]
     u, v, ref, s = (jnp.concatenate(x, axis=-1) for x in list(zip(*outs, strict=True))[:4])
     stats = {
-        "wrap_u": sum(jnp.sum(o[4][0], axis=-1, dtype=jnp.int32) for o in outs),
-        "sat_v": sum(jnp.sum(o[4][1], axis=-1, dtype=jnp.int32) for o in outs),
+        "wrap_u": sum(jnp.sum(o[4][0], dtype=jnp.int32) for o in outs),
+        "sat_v": sum(jnp.sum(o[4][1], dtype=jnp.int32) for o in outs),
     }
-    return State(u=u, v=v, ref=ref, s=s, s_in=jnp.asarray(s_in, _F)), stats
+    new = State(u=u, v=v, ref=ref, s=s, s_in=jnp.asarray(s_in, _F), r=r, t=t, seed=state.seed,
+                plastic=state.plastic)
+    plastic = tuple(
+        None if rule is None else plasticity.update(
+            rule, cp.hyper, state.plastic[k], s_src=src_spikes(src, new),
+            s_dst=src_spikes(dst, new), r_dst=r[offs[dst]:offs[dst] + topo.sizes[dst]],
+            seed=state.seed, t=t, conn=k, mask=cp.mask)
+        for k, ((src, dst, rule), cp) in enumerate(zip(topo.conns, params.conns, strict=True)))
+    return dataclasses.replace(new, plastic=plastic), stats
 
 
 @functools.partial(jax.jit, static_argnames=("topo", "probe"))
-def _simulate(topo: Topology, params: Params, state: State, raster: jax.Array, probe: bool):
+def _simulate(topo: Topology, params: Params, state: State, raster: jax.Array,
+              third: jax.Array | None, probe: bool):
     raster = raster.astype(_F)
     # Spikes enter u one step later: the input seen at step t is the raster row of step t-1,
-    # the first one coming from the state. All input-port accumulations of the run are one
-    # matrix product (the input is known in advance); only recurrent ones are per step.
-    delayed = jnp.concatenate([state.s_in[..., None, :], raster[..., :-1, :]], axis=-2)
+    # the first one coming from the state. The accumulations of every non-plastic connection
+    # from the input port are one matrix product for the whole run (the input is known in
+    # advance); recurrent and plastic ones are computed per step.
+    delayed = jnp.concatenate([state.s_in[None, :], raster[:-1, :]], axis=0)
     pre = tuple(
-        jnp.matmul(delayed, _effective_weights(cp).T, precision=_HI) if src < 0 else None
-        for (src, _), cp in zip(topo.conns, params.conns, strict=True))
-    # scan over time: move the time axis to the front
-    xs = (jnp.moveaxis(raster, -2, 0),
-          tuple(None if p is None else jnp.moveaxis(p, -2, 0) for p in pre))
+        jnp.matmul(delayed, _effective_weights(cp).T, precision=_HI)
+        if src < 0 and rule is None else None
+        for (src, _, rule), cp in zip(topo.conns, params.conns, strict=True))
 
     def body(st, x):
-        s_in_t, pre_t = x
-        st2, stats = step(topo, params, st, s_in_t, pre_t)
+        s_in_t, pre_t, r_t = x
+        st2, stats = step(topo, params, st, s_in_t, pre_t, r_t)
         ys = (st2.s, st2.u if probe else None, st2.v if probe else None, stats)
         return st2, ys
 
-    final, (s, u, v, stats) = jax.lax.scan(body, state, xs)
-    s = jnp.moveaxis(s, 0, -2)
-    if probe:
-        u, v = jnp.moveaxis(u, 0, -2), jnp.moveaxis(v, 0, -2)
+    final, (s, u, v, stats) = jax.lax.scan(body, state, (raster, pre, third))
     stats = {k: jnp.sum(x, axis=0) for k, x in stats.items()}
     return SimResult(s, u, v, final, stats)
 
 
 def simulate(network: Network | Topology, params: Params | None = None,
              state: State | None = None, inputs: jax.Array | np.ndarray | None = None, *,
-             probe: bool = False) -> SimResult:
+             third: jax.Array | np.ndarray | None = None, probe: bool = False) -> SimResult:
     """Run the core for ``T`` steps: ``inputs`` is the raster ``(T, n_inputs)`` (bool or 0/1),
     row ``k-1`` holding the input axons that spike at step ``k`` (they enter ``u`` at ``k+1``).
 
-    ``params`` defaults to the network's own integers, ``state`` to the zero state. Pure and
-    ``jit``-compiled; ``vmap`` it over params, state and/or inputs for a batch. Differentiable
-    with respect to every float in ``params`` (spec section 6).
+    ``third`` (optional, ``(T, n_neurons)``): the third factor ``r`` the host holds at each step
+    (written before the step). ``params`` defaults to the network's own integers, ``state`` to
+    the zero state. Leading batch dimensions of ``inputs``/``third`` are mapped with ``vmap``
+    (params and state shared, state broadcast). Pure and ``jit``-compiled; differentiable
+    with respect to every float in ``params`` (spec section 8).
     """
     if inputs is None:
         raise TypeError("simulate() needs inputs: a (T, n_inputs) spike raster")
@@ -272,6 +323,19 @@ def simulate(network: Network | Topology, params: Params | None = None,
         raise ValueError(f"inputs must have shape (T, {topo.n_inputs}), got {raster.shape}")
     if raster.shape[-2] < 1:
         raise ValueError("inputs must hold at least one step")
+    if third is not None:
+        third = jnp.asarray(third, _F)
+        if third.shape != raster.shape[:-1] + (topo.n_neurons,):
+            raise ValueError(f"third must have shape {raster.shape[:-1] + (topo.n_neurons,)}, "
+                             f"got {third.shape}")
+        third = fixed.quantize(third, C.THIRD_MIN, C.THIRD_MAX)
     if state is None:
-        state = init_state(topo, raster.shape[:-2])
-    return _simulate(topo, params, state, raster, probe)
+        state = init_state(network, params)
+    fn = functools.partial(_simulate, topo, probe=probe)
+    batch = raster.ndim - 2
+    if batch == 0:
+        return fn(params, state, raster, third)
+    state_axes = 0 if state.u.ndim > 1 else None
+    for _ in range(batch):
+        fn = jax.vmap(fn, in_axes=(None, state_axes, 0, None if third is None else 0))
+    return fn(params, state, raster, third)
