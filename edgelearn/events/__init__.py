@@ -5,12 +5,24 @@ of dtype :data:`EVENT_DTYPE` (fields ``t`` int64 us, ``x``, ``y``, ``p``) held w
 size in a :class:`Recording`. See ``docs/events.md``.
 """
 
-from ._io import FORMATS, EventFile, detect_format, iter_chunks, open_events, read, write
+from ._io import (
+    FORMATS,
+    LABEL_DTYPE,
+    EventFile,
+    detect_format,
+    iter_chunks,
+    open_events,
+    read,
+    read_gesture_labels,
+    split_by_labels,
+    write,
+)
 from ._types import EVENT_DTYPE, EventFormatError, Recording, empty_events, make_events
 
 __all__ = [
     "EVENT_DTYPE",
     "FORMATS",
+    "LABEL_DTYPE",
     "EventFile",
     "EventFormatError",
     "Recording",
@@ -20,5 +32,7 @@ __all__ = [
     "make_events",
     "open_events",
     "read",
+    "read_gesture_labels",
+    "split_by_labels",
     "write",
 ]

@@ -531,6 +531,9 @@ def parse_flat_root(buf: memoryview, ident: bytes | None, size_prefixed: bool) -
 _A4_EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
                       "offsets": [0, 8, 10, 12], "itemsize": 16})
 
+#: Largest decompressed AEDAT4 packet accepted (bytes).
+MAX_PACKET = 1 << 28
+
 #: AEDAT4 ``CompressionType`` enum values.
 A4_NONE, A4_LZ4, A4_LZ4_HIGH, A4_ZSTD, A4_ZSTD_HIGH = range(5)
 
@@ -553,7 +556,7 @@ class Aedat4Decoder(Decoder):
         self.compression = header["compression"]
         self.data_end = header.get("data_end")  # absolute offset of the data table (or None)
 
-    def _decompress(self, payload, offset):
+    def decompress(self, payload, offset):
         c = self.compression
         try:
             if c == A4_NONE:
@@ -561,10 +564,15 @@ class Aedat4Decoder(Decoder):
             if c in (A4_LZ4, A4_LZ4_HIGH):
                 import lz4.frame
 
-                return memoryview(lz4.frame.decompress(bytes(payload)))
+                d = lz4.frame.LZ4FrameDecompressor()
+                out = d.decompress(bytes(payload), max_length=MAX_PACKET)
+                if not d.eof:
+                    raise ValueError("incomplete LZ4 frame or packet over 256 MiB")
+                return memoryview(out)
             import zstandard  # optional: only for Zstd-compressed recordings
 
-            return memoryview(zstandard.ZstdDecompressor().decompress(bytes(payload)))
+            return memoryview(zstandard.ZstdDecompressor().decompress(
+                bytes(payload), max_output_size=MAX_PACKET))
         except ImportError as e:
             raise self.error(offset, "Zstd-compressed AEDAT4 needs the 'zstandard' package") from e
         except Exception as e:  # lz4/zstd raise their own types (RuntimeError, ZstdError, ...)
@@ -591,7 +599,7 @@ class Aedat4Decoder(Decoder):
             if n - pos < 8 + size:
                 break
             if sid in self.event_streams:
-                data = self._decompress(mv[pos + 8 : pos + 8 + size], at)
+                data = self.decompress(mv[pos + 8 : pos + 8 + size], at)
                 try:
                     root = parse_flat_root(data, b"EVTS", True)
                     vec = root.vector(0)

@@ -257,6 +257,16 @@ def _aedat4_header(f, path, file_size) -> tuple[dict, int]:
                 w = h = 0
             if size is None and 0 < w <= 32768 and 0 < h <= 32768:
                 size = (w, h)
+    if table != -1:  # the file data table must be complete: a cut file fails here
+        f.seek(table)
+        blob = f.read(min(file_size - table, D.MAX_PACKET))
+        dec = D.Aedat4Decoder(path, {"event_streams": [], "compression": compression,
+                                     "streams": {}}, file_size)
+        data = dec.decompress(blob, table)
+        try:
+            D.parse_flat_root(data, b"FTAB", True)
+        except IndexError as e:
+            raise EventFormatError(path, table, f"corrupt AEDAT4 file data table ({e})") from None
     header = {
         "compression": compression,
         "data_end": None if table == -1 else table,
@@ -420,10 +430,31 @@ def iter_chunks(path, *, format: str | None = None, chunk_bytes: int = 1 << 22):
 # --------------------------------------------------------------------------- numpy
 
 
+def _check_npy(fobj, available: int) -> None:
+    """Refuse an .npy header whose array would not fit in the bytes that follow it."""
+    version = np.lib.format.read_magic(fobj)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fobj)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fobj)
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > available:
+        raise ValueError(f"array header declares {need} bytes, only {available} present")
+
+
 def _load_numpy(path, fmt) -> Recording:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
+        if data.startswith(b"PK"):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for info in zf.infolist():
+                    if info.file_size > (1 << 34):
+                        raise ValueError(f"member {info.filename} too large")
+                    with zf.open(info) as m:
+                        _check_npy(m, info.file_size)
+        else:
+            _check_npy(io.BytesIO(data), len(data))
         obj = np.load(io.BytesIO(data), allow_pickle=False)
         if fmt == "npz" or isinstance(obj, np.lib.npyio.NpzFile):
             with obj as z:
@@ -454,8 +485,9 @@ def _load_numpy(path, fmt) -> Recording:
         ev = make_events(*arrays)
     except EventFormatError:
         raise
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, TypeError,
-            IndexError, struct.error, OverflowError) as e:
+    except Exception as e:  # numpy's header parser raises many types (TokenError, SyntaxError..)
+        if isinstance(e, MemoryError | RecursionError):
+            raise
         raise EventFormatError(path, None, f"not a valid event {fmt} file ({e})") from None
     if size is None:
         size = (int(ev["x"].max()) + 1, int(ev["y"].max()) + 1) if len(ev) else (1, 1)
@@ -476,7 +508,9 @@ def _require(cond, message):
 
 def _check_sorted(ev, fmt):
     t = ev["t"]
-    _require(not len(t) or t[0] >= 0, f"{fmt} cannot store negative timestamps (t[0]={t[0]})")
+    if not len(t):
+        return
+    _require(t[0] >= 0, f"{fmt} cannot store negative timestamps (t[0]={t[0]})")
     _require(not len(t) or bool(np.all(t[1:] >= t[:-1])),
              f"{fmt} needs time-sorted events (sort with np.argsort(ev['t'], kind='stable'))")
 
@@ -755,3 +789,46 @@ def write(path, rec: Recording, *, format: str | None = None) -> pathlib.Path:
     else:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     return path
+
+
+# --------------------------------------------------------------------------- DVS Gesture labels
+
+LABEL_DTYPE = np.dtype([("label", "<i8"), ("t_start", "<i8"), ("t_end", "<i8")])
+
+
+def read_gesture_labels(path) -> np.ndarray:
+    """Read a DVS128 Gesture ``*_labels.csv`` (``class,startTime_usec,endTime_usec``).
+
+    Returns a structured array of dtype :data:`LABEL_DTYPE` (``label``, ``t_start``,
+    ``t_end`` in us, end exclusive). Raises :class:`EventFormatError` for a malformed line.
+    """
+    path = pathlib.Path(path)
+    raw = path.read_bytes()
+    rows = []
+    offset = 0
+    for line in raw.splitlines(keepends=True):
+        text = line.decode("latin-1").strip()
+        here, offset = offset, offset + len(line)
+        if not text or text.lower().startswith("class"):
+            continue
+        parts = [s.strip() for s in text.split(",")]
+        try:
+            label, t0, t1 = (int(parts[0]), int(parts[1]), int(parts[2]))
+        except (ValueError, IndexError):
+            raise EventFormatError(path, here, f"bad label line {text[:60]!r}") from None
+        if len(parts) != 3 or t1 < t0 or t0 < 0:
+            raise EventFormatError(path, here, f"bad label line {text[:60]!r}")
+        rows.append((label, t0, t1))
+    return np.array(rows, dtype=LABEL_DTYPE)
+
+
+def split_by_labels(rec: Recording, labels: np.ndarray) -> list[tuple[int, Recording]]:
+    """Cut a recording into ``(label, segment)`` pairs, one per label row (``t_start <= t <
+    t_end``), in the order of the rows."""
+    t = rec.events["t"]
+    out = []
+    for row in labels:
+        a, b = np.searchsorted(t, [row["t_start"], row["t_end"]], side="left")
+        out.append((int(row["label"]), rec.replace(events=rec.events[a:b],
+                                                    meta={**rec.meta, "label": int(row["label"])})))
+    return out

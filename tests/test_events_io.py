@@ -1,0 +1,326 @@
+"""Event file formats: real recordings, lossless round trips, chunked reads, bad input."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgelearn import events as E
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "events"
+needs_data = pytest.mark.skipif(
+    not DATA.is_dir(), reason=f"real recordings not found at {DATA} (../shared/data is absent)"
+)
+
+# (file, format, events, width, height, t_first, t_last, x range, y range) from each PROVENANCE.md
+REAL = [
+    ("tonic/sample.aedat4", "aedat4", 111_954, 320, 240, 1605537493718345, 1605537494308262,
+     (0, 319), (0, 239)),
+    ("tonic/sample_nmnist.bin", "nmnist", 4_325, 34, 34, 654, 311175, (0, 33), (0, 33)),
+    ("tonic/sample_ncars.dat", "dat", 2_009, 78, 42, 0, 99952, (0, 77), (0, 41)),
+    ("faery/evt2.raw", "evt2", 521_252, 640, 480, 913716224, 913812095, (0, 639), (0, 479)),
+    ("expelliarmus/evt2_sample.raw", "evt2", 539_481, 640, 480, 1317888, 1367888, (60, 599),
+     (18, 475)),
+    ("expelliarmus/evt3_sample.raw", "evt3", 219_596, 1280, 720, 11718656, 11727467, (0, 1279),
+     (0, 719)),
+]
+
+
+@needs_data
+@pytest.mark.parametrize("name,fmt,n,w,h,t0,t1,xr,yr", REAL, ids=[r[0] for r in REAL])
+def test_real_recordings_match_provenance(name, fmt, n, w, h, t0, t1, xr, yr):
+    rec = E.read(DATA / name)
+    ev = rec.events
+    assert rec.format == fmt
+    assert len(rec) == n
+    assert (rec.width, rec.height) == (w, h)
+    assert (int(ev["t"][0]), int(ev["t"][-1])) == (t0, t1)
+    assert (int(ev["x"].min()), int(ev["x"].max())) == xr
+    assert (int(ev["y"].min()), int(ev["y"].max())) == yr
+    assert set(np.unique(ev["p"])) == {0, 1}
+    assert np.all(np.diff(ev["t"]) >= 0)
+
+
+@needs_data
+def test_evt3_timestamps_stay_inside_their_time_high_window():
+    # TIME_HIGH words hold 2861..2863: every timestamp lies in 2861*4096 .. 2864*4096-1 us.
+    # (expelliarmus 1.1.12 leaves this window from event 20121 on, ending at 11772513 us.)
+    t = E.read(DATA / "expelliarmus/evt3_sample.raw").events["t"]
+    assert t.min() >= 2861 * 4096 and t.max() <= 2864 * 4096 - 1
+    assert t[-1] != 11772513
+
+
+def _slayer_table():
+    text = (DATA / "slayer-nmnist" / "PROVENANCE.md").read_text()
+    rows = re.findall(r"^\| `(\d+)\.bs2` \|[^|]*\|[^|]*\| (\d) \| \d+ \| (\d+) \| ([0-9.]+) \|",
+                      text, re.M)
+    return [(int(i), int(c), int(n), float(d)) for i, c, n, d in rows]
+
+
+@needs_data
+def test_slayer_nmnist_samples_match_provenance():
+    table = _slayer_table()
+    assert len(table) == 50
+    labels = dict(
+        (int(a), int(b)) for a, b in (
+            line.split() for line in (DATA / "slayer-nmnist/train1K.txt").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+    )
+    for sid, digit, n, dur in table:
+        rec = E.read(DATA / "slayer-nmnist" / f"{sid}.bs2")
+        assert len(rec) == n, sid
+        assert (rec.width, rec.height) == (34, 34)
+        assert abs(rec.duration_us / 1e6 - dur) <= 0.0006, sid
+        assert labels[sid] == digit
+
+
+@needs_data
+@pytest.mark.parametrize("name", [r[0] for r in REAL])
+def test_chunked_reading_equals_whole_read(name):
+    whole = E.read(DATA / name).events
+    f = E.open_events(DATA / name, chunk_bytes=4099)
+    parts = list(f)
+    assert len(parts) > 1 or DATA.joinpath(name).stat().st_size <= 4099 * 2
+    assert max(len(p) for p in parts) <= max(4099 * 8, 20_000)  # bounded per chunk
+    assert np.array_equal(np.concatenate(parts), whole)
+
+
+# --------------------------------------------------------------------------- round trips
+
+# format, extension, max width, max height, timestamp strategy
+WRITERS = [
+    ("evt2", ".raw", 2048, 2048),
+    ("evt3", ".raw", 2048, 2048),
+    ("dat", ".dat", 16384, 16384),
+    ("nmnist", ".bin", 256, 240),
+    ("aedat2", ".aedat", 128, 128),
+    ("aedat2", ".aedat", 1024, 512),
+    ("aedat3", ".aedat", 32768, 32768),
+    ("aedat4", ".aedat4", 32768, 32768),
+    ("npz", ".npz", 65536, 65536),
+]
+
+_T_LIMIT = {"nmnist": 1 << 23, "evt3": 1 << 30}
+
+
+@st.composite
+def recordings(draw, fmt, wmax, hmax):
+    w = draw(st.integers(1, wmax))
+    h = draw(st.integers(1, hmax))
+    if fmt == "nmnist":  # the .bin format stores no sensor size: it reads back as 34 x 34
+        w = h = 34
+    n = draw(st.integers(0, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    scale = draw(st.sampled_from([1, 64, 4096, 1 << 20, 1 << 31]))
+    gaps = rng.integers(0, scale, n)
+    t0 = draw(st.integers(0, 1 << 20))
+    t = t0 + np.cumsum(gaps)
+    limit = _T_LIMIT.get(fmt)
+    if limit is not None:
+        t = t % limit
+        t.sort()
+    if fmt in ("dat", "aedat2"):
+        t = t0 + np.cumsum(np.minimum(gaps, (1 << 31) - 1))
+    ev = E.make_events(t, rng.integers(0, w, n), rng.integers(0, h, n), rng.integers(0, 2, n))
+    return E.Recording(ev, w, h)
+
+
+@pytest.mark.parametrize("fmt,ext,wmax,hmax", WRITERS, ids=[f"{w[0]}-{w[2]}" for w in WRITERS])
+def test_write_then_read_is_lossless(tmp_path, fmt, ext, wmax, hmax):
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(recordings(fmt, wmax, hmax))
+    def check(rec):
+        path = tmp_path / f"rec{ext}"
+        E.write(path, rec, format=fmt)
+        back = E.read(path)
+        assert back.format == fmt
+        assert np.array_equal(back.events, rec.events)
+        assert (back.width, back.height) == (rec.width, rec.height)
+
+    check()
+
+
+def test_npy_round_trip_keeps_events(tmp_path):
+    ev = E.make_events([1, 5, 9], [0, 3, 2], [4, 0, 1], [1, 0, 1])
+    E.write(tmp_path / "a.npy", E.Recording(ev, 4, 5))
+    back = E.read(tmp_path / "a.npy")
+    assert np.array_equal(back.events, ev) and back.sensor_size == (4, 5)
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["tonic/sample.aedat4", "expelliarmus/evt3_sample.raw",
+                                  "faery/evt2.raw", "tonic/sample_ncars.dat"])
+def test_real_recording_survives_conversion(tmp_path, name):
+    rec = E.read(DATA / name)
+    rebased = rec.replace(events=rec.events.copy())
+    rebased.events["t"] -= rec.events["t"][0]
+    for fmt, ext in [("evt2", ".raw"), ("evt3", ".raw"), ("aedat4", ".aedat4"), ("npz", ".npz")]:
+        if fmt.startswith("evt") and max(rec.sensor_size) > 2048:
+            continue
+        E.write(tmp_path / f"c{ext}", rebased, format=fmt)
+        back = E.read(tmp_path / f"c{ext}")
+        assert np.array_equal(back.events, rebased.events), fmt
+        assert back.sensor_size == rec.sensor_size
+
+
+def test_writers_reject_what_the_format_cannot_hold(tmp_path):
+    ev = E.make_events([5, 3], [0, 1], [0, 1], [1, 0])
+    with pytest.raises(ValueError, match="time-sorted"):
+        E.write(tmp_path / "a.raw", E.Recording(ev, 10, 10))
+    ev = E.make_events([1 << 24], [0], [0], [1])
+    with pytest.raises(ValueError, match="2\\*\\*23"):
+        E.write(tmp_path / "a.bin", E.Recording(ev, 34, 34))
+    ev = E.make_events([0], [3000], [0], [1])
+    with pytest.raises(ValueError, match="2048"):
+        E.write(tmp_path / "a.raw", E.Recording(ev, 3001, 10))
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _own_files(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 200
+    ev = E.make_events(np.sort(rng.integers(0, 1 << 22, n)), rng.integers(0, 128, n),
+                       rng.integers(0, 128, n), rng.integers(0, 2, n))
+    rec = E.Recording(ev, 128, 128)
+    out = {}
+    for fmt, ext in [("aedat3", ".aedat"), ("aedat2", ".aedat"), ("aedat4", ".aedat4"),
+                     ("npz", ".npz"), ("npy", ".npy"), ("evt3", ".raw"), ("evt2", ".raw"),
+                     ("dat", ".dat"), ("nmnist", ".bin")]:
+        p = tmp_path / f"own_{fmt}{ext}"
+        E.write(p, rec.replace(events=ev) if fmt != "nmnist" else rec, format=fmt)
+        out[fmt] = p.read_bytes()
+    return out
+
+
+def _sources(tmp_path):
+    src = {k: (v, {"aedat2": ".aedat", "aedat3": ".aedat", "aedat4": ".aedat4", "npz": ".npz",
+                   "npy": ".npy", "evt3": ".raw", "evt2": ".raw", "dat": ".dat",
+                   "nmnist": ".bin"}[k]) for k, v in _own_files(tmp_path).items()}
+    if DATA.is_dir():
+        src["real_aedat4"] = ((DATA / "tonic/sample.aedat4").read_bytes(), ".aedat4")
+        src["real_evt3"] = ((DATA / "expelliarmus/evt3_sample.raw").read_bytes()[:60_000], ".raw")
+        src["real_evt2"] = ((DATA / "faery/evt2.raw").read_bytes()[:60_000], ".raw")
+        src["real_dat"] = ((DATA / "tonic/sample_ncars.dat").read_bytes(), ".dat")
+        src["real_bin"] = ((DATA / "tonic/sample_nmnist.bin").read_bytes(), ".bin")
+    return src
+
+
+def _read_only_documented_errors(path):
+    try:
+        rec = E.read(path)
+    except E.EventFormatError as e:
+        assert str(path) in str(e)
+        return None
+    assert rec.events.dtype == E.EVENT_DTYPE
+    if len(rec):
+        assert rec.events["x"].max() < rec.width and rec.events["y"].max() < rec.height
+    return rec
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    return _sources(tmp_path_factory.mktemp("src"))
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_files_raise_only_the_documented_error(tmp_path, sources, data):
+    name = data.draw(st.sampled_from(sorted(sources)))
+    blob, ext = sources[name]
+    b = bytearray(blob)
+    kind = data.draw(st.sampled_from(["truncate", "flip", "random", "splice"]))
+    if kind == "truncate":
+        b = b[: data.draw(st.integers(0, len(b)))]
+    elif kind == "flip":
+        for _ in range(data.draw(st.integers(1, 12))):
+            i = data.draw(st.integers(0, len(b) - 1))
+            b[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "random":
+        b = bytearray(data.draw(st.binary(min_size=0, max_size=600)))
+    else:
+        keep = data.draw(st.integers(0, min(len(b), 400)))
+        b = b[:keep] + bytearray(data.draw(st.binary(min_size=0, max_size=600)))
+    path = tmp_path / f"fuzz{ext}"
+    path.write_bytes(bytes(b))
+    _read_only_documented_errors(path)
+
+
+@pytest.mark.parametrize("fmt", ["aedat3", "aedat4", "dat", "nmnist", "evt2", "evt3", "aedat2"])
+def test_truncation_inside_a_record_names_file_and_offset(tmp_path, sources, fmt):
+    blob, ext = sources[fmt]
+    cut = len(blob) - 3  # inside the last record / packet
+    path = tmp_path / f"cut{ext}"
+    path.write_bytes(blob[:cut])
+    with pytest.raises(E.EventFormatError) as info:
+        E.read(path)
+    assert str(path) in str(info.value)
+    assert info.value.offset is not None and 0 <= info.value.offset <= cut
+    assert "byte" in str(info.value)
+
+
+@needs_data
+def test_truncated_real_aedat4_fails_even_at_a_packet_boundary(tmp_path):
+    blob = (DATA / "tonic/sample.aedat4").read_bytes()
+    path = tmp_path / "cut.aedat4"
+    path.write_bytes(blob[:10291])  # exactly after the first packet
+    with pytest.raises(E.EventFormatError, match="data table"):
+        E.read(path)
+
+
+def test_wrong_magic_and_unknown_words(tmp_path):
+    p = tmp_path / "x.aedat4"
+    p.write_bytes(b"#!AER-DAT4.1\r\n" + bytes(40))
+    with pytest.raises(E.EventFormatError, match="byte 0"):
+        E.read(p)
+    p = tmp_path / "x.raw"
+    p.write_bytes(b"% evt 3.0\n% end\n" + np.array([0x8001, 0x6001, 0x1000], "<u2").tobytes())
+    with pytest.raises(E.EventFormatError, match="word type 0x1") as info:
+        E.read(p)
+    assert info.value.offset == 16 + 4
+    p = tmp_path / "x.xyz"
+    p.write_bytes(b"hello")
+    with pytest.raises(E.EventFormatError, match="unrecognised"):
+        E.read(p)
+    assert issubclass(E.EventFormatError, ValueError)
+
+
+def test_evt3_vectors_and_time_wrap(tmp_path):
+    # hand-made stream: y=5, t=4096*4095+10, vector base x=100 pol 1, VECT_12 bits 0 and 11,
+    # VECT_8 bit 1 -> x=100, 111, 113; then TIME_HIGH wraps to 0 (+2**24 us): ADDR_X x=7 pol 0
+    words = [0x8FFF, 0x6000 | 10, 0x0005, 0x3000 | (1 << 11) | 100, 0x4000 | 0x801, 0x5002,
+             0x8000, 0x6003, 0x2007]
+    p = tmp_path / "v.raw"
+    p.write_bytes(b"% evt 3.0\n% geometry 200x10\n% end\n" + np.array(words, "<u2").tobytes())
+    ev = E.read(p).events
+    assert ev["x"].tolist() == [100, 111, 113, 7]
+    assert ev["y"].tolist() == [5, 5, 5, 5]
+    assert ev["p"].tolist() == [1, 1, 1, 0]
+    assert ev["t"].tolist() == [4095 * 4096 + 10] * 3 + [(1 << 24) + 3]
+
+
+def test_aedat3_dvs_gesture_labels(tmp_path):
+    t = np.arange(0, 3_000_000, 100)
+    n = len(t)
+    ev = E.make_events(t, np.arange(n) % 128, (np.arange(n) // 128) % 128, np.arange(n) % 2)
+    E.write(tmp_path / "user01_fluorescent.aedat", E.Recording(ev, 128, 128))
+    (tmp_path / "user01_fluorescent_labels.csv").write_text(
+        "class,startTime_usec,endTime_usec\n1,100000,900000\n3,1000000,2500000\n")
+    rec = E.read(tmp_path / "user01_fluorescent.aedat")
+    assert rec.sensor_size == (128, 128) and rec.format == "aedat3"
+    labels = E.read_gesture_labels(tmp_path / "user01_fluorescent_labels.csv")
+    segs = E.split_by_labels(rec, labels)
+    assert [s[0] for s in segs] == [1, 3]
+    assert len(segs[0][1]) == (900000 - 100000) // 100
+    assert segs[1][1].events["t"].min() >= 1000000
