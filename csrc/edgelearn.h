@@ -20,5 +20,6 @@
 #include "el_status.h"
 #include "el_fixed.h"
 #include "el_core.h"
+#include "el_proto.h"
 
 #endif /* EDGELEARN_H */
