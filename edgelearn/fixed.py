@@ -191,10 +191,10 @@ def _mix(x: jax.Array) -> jax.Array:
 
 def rand(seed: jax.Array, t: jax.Array, stream: int | jax.Array, index: jax.Array) -> jax.Array:
     """``rand(seed, t, stream, index)`` of spec 5.1: a uint32 word, all arithmetic mod 2^32."""
-    index = jnp.asarray(index).astype(_U32)
-    h = _mix(_mix(_mix(_mix(index) ^ jnp.asarray(stream).astype(_U32)) ^
-                  jnp.asarray(t).astype(_U32)) ^ jnp.asarray(seed).astype(_U32))
-    return h
+    def u32(x):
+        return jnp.asarray(x, _U32) if isinstance(x, int) else jnp.asarray(x).astype(_U32)
+
+    return _mix(_mix(_mix(_mix(u32(index)) ^ u32(stream)) ^ u32(t)) ^ u32(seed))
 
 
 def _bits(word: jax.Array, shift: int, mask: int) -> jax.Array:

@@ -1,0 +1,155 @@
+"""Plasticity: hand-worked answers, the PRNG and stochastic rounding, gradients (twin).
+
+The C runtime's agreement with these is checked in tests/test_differential.py.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from edgelearn import INPUT, Connection, Network, Population, fixed, plasticity, rule, twin
+
+STDP = """
+dw = 2^-1 * x1 * y0 - 2^-1 * y1 * x0
+x1.decay = 2048
+x1.impulse = 1024
+y1.decay = 2048
+y1.impulse = 1024
+t_epoch = 1
+round = floor
+"""
+
+
+def stdp_net(text=STDP):
+    # axon 1 drives the neuron (127 * 64 = 8128 > threshold 64) one step after it spikes;
+    # axon 0 reaches it through a plastic synapse that starts at 0.
+    pop = Population("post", 1, du=4095, dv=4095, vth_mant=1)
+    drive = Connection(INPUT, "post", np.array([[0, 127]]))
+    plastic = Connection(INPUT, "post", np.array([[0, 0]]), rule=rule.parse(text))
+    return Network(2, (pop,), (drive, plastic))
+
+
+def final_weight(net, pre_step, drive_step, steps=8):
+    r = np.zeros((steps, 2), bool)
+    r[pre_step - 1, 0] = True
+    r[drive_step - 1, 1] = True
+    res = twin.simulate(net, inputs=r)
+    return res, float(res.final_state.plastic[1].w[0, 0])
+
+
+def test_stdp_causal_pair_potentiates_by_hand():
+    # Pre (axon 0) spikes at step 1: x1 = 64 (impulse 1024/16), then halves each step (decay
+    # 2048/4096, exact for even values): 32, 16, 8 at step 4. Axon 1 spikes at step 3, so the
+    # neuron spikes at step 4: y0 = 1. Epoch every step: at t = 1, y0 = 0 and y1 = 0 -> dw = 0;
+    # at t = 4: dw = floor((1 * 8 * 1) * 2^(-1+15) - 0) >> 15 = 4. Final weight 4.
+    res, w = final_weight(stdp_net(), pre_step=1, drive_step=3)
+    assert np.flatnonzero(np.asarray(res.spikes)[:, 0]).tolist() == [3]  # step 4
+    assert w == 4
+
+
+def test_stdp_anticausal_pair_depresses_by_hand():
+    # Axon 1 at step 1 -> post spike at step 2: y1 = 64, 32 at step 3, 16 at step 4. Pre spikes
+    # at step 4: x0 = 1 -> dw = -(1 * 16 * 1) / 2 = -8 (exact). At step 2 x1 = 0: no change.
+    _, w = final_weight(stdp_net(), pre_step=4, drive_step=1)
+    assert w == -8
+
+
+def test_prng_is_reproducible_and_rounding_unbiased():
+    a = fixed.rand(7, 3, 5, jnp.arange(10))
+    b = fixed.rand(7, 3, 5, jnp.arange(10))
+    np.testing.assert_array_equal(a, b)
+    assert len(set(np.asarray(fixed.rand(7, 3, 5, jnp.arange(1000))).tolist())) == 1000
+    # 2e5 stochastic roundings of a decay: x = 37, d = 1000 -> E = 37 * 3096 / 4096 = 27.966...
+    n = 200_000
+    words = fixed.rand(1, jnp.arange(n), 0, 0)
+    out = fixed.trace_update(jnp.full(n, 37.0), 1000.0, 0.0, jnp.zeros(n), words)
+    mean, expect = float(jnp.mean(out)), 37 * 3096 / 4096
+    # outcomes are 27 or 28: Bernoulli(p = 0.966), std of the mean sqrt(p(1-p)/n) = 4.1e-4;
+    # allow 5 standard deviations.
+    assert set(np.unique(np.asarray(out)).tolist()) == {27.0, 28.0}
+    assert abs(mean - expect) < 5 * np.sqrt(0.966 * 0.034 / n)
+    # impulse rounding: imp = 23 (1.4375) -> adds 1 or 2, mean 1.4375
+    out = fixed.trace_update(jnp.zeros(n), 0.0, 23.0, jnp.ones(n), words)
+    assert abs(float(jnp.mean(out)) - 23 / 16) < 5 * np.sqrt(0.4375 * 0.5625 / n)
+
+
+def test_prng_golden_words():
+    # Worked through the definition in docs/spec.md 5.1 with Python integers.
+    def lowbias32(x):
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    def mix(x):
+        return lowbias32((x + 0x9E3779B9) & 0xFFFFFFFF)
+
+    for seed, t, stream, idx in ((0, 0, 0, 0), (1, 2, 3, 4), (2**32 - 1, 65535, 255, 10**9)):
+        expect = mix(mix(mix(mix(idx) ^ stream) ^ t) ^ seed)
+        assert int(fixed.rand(seed, t, stream, idx)) == expect
+
+
+def test_error_triggered_rule_learns_association():
+    # 4 inputs -> 2 outputs; r = +64 for the target class neuron, 0 for the other.
+    r_text = rule.shipped("error_triggered").text()
+    pop = Population("out", 2, du=4095, dv=4095, vth_mant=400)
+    net = Network(4, (pop,), (Connection(INPUT, "out", np.zeros((2, 4)),
+                                         rule=rule.parse(r_text)),), seed=3)
+    rng = np.random.default_rng(0)
+    # pattern A on axons 0, 1 labelled for neuron 0; 200 silent steps (traces die out);
+    # pattern B on axons 2, 3 labelled for neuron 1.
+    raster = np.zeros((500, 4), bool)
+    raster[:100, :2] = rng.random((100, 2)) < 0.5
+    raster[300:400, 2:] = rng.random((100, 2)) < 0.5
+    third = np.zeros((500, 2))
+    third[:100, 0] = 64
+    third[300:400, 1] = 64
+    res = twin.simulate(net, inputs=raster, third=third)
+    w = np.asarray(res.final_state.plastic[0].w)
+    assert w[0, :2].min() > 0 and w[1, 2:].min() > 0
+    assert w[0, 2:].max() == 0 and w[1, :2].max() == 0
+
+
+def test_gradients_wrt_every_hyperparameter_through_100_steps():
+    text = """
+    dw = 2^-4 * x1 * (r - y1) when |r - y1| > 4 - 2^-8 * w
+    x1.decay = 300
+    x1.impulse = 700
+    y1.decay = 300
+    y1.impulse = 700
+    t_epoch = 5
+    """
+    pop = Population("out", 3, du=3000, dv=1000, vth_mant=30)
+    net = Network(6, (pop,), (Connection(INPUT, "out", np.full((3, 6), 10),
+                                         rule=rule.parse(text)),), seed=1)
+    rng = np.random.default_rng(4)
+    raster = jnp.asarray(rng.random((100, 6)) < 0.3)
+    third = jnp.asarray(np.tile([40.0, 0.0, 20.0], (100, 1)))
+    params = twin.params_from_network(net)
+
+    def loss(p):
+        res = twin.simulate(net, p, inputs=raster, third=third)
+        w = res.final_state.plastic[0].w
+        return jnp.sum((w - 30.0) ** 2) + jnp.sum(res.spikes)
+
+    g = jax.grad(loss)(params).conns[0].hyper
+    for name in ("coef", "gate"):
+        arr = np.asarray(getattr(g, name))
+        assert np.all(np.isfinite(arr)) and np.all(arr != 0), (name, arr)
+    for name in ("decay", "impulse"):
+        arr = np.asarray(getattr(g, name))[[0, 2]]  # x1 and y1: the traces the rule reads
+        assert np.all(np.isfinite(arr)) and np.all(arr != 0), (name, arr)
+
+
+@pytest.mark.parametrize("name", rule.SHIPPED)
+def test_shipped_rules_run_in_the_twin(name):
+    r = rule.shipped(name)
+    pop = Population("out", 3, du=2000, dv=2000, vth_mant=20)
+    net = Network(5, (pop,), (Connection(INPUT, "out", np.full((3, 5), 40), rule=r),), seed=9)
+    raster = np.random.default_rng(0).random((60, 5)) < 0.4
+    res = twin.simulate(net, inputs=raster, third=np.full((60, 3), 30.0))
+    w = np.asarray(res.final_state.plastic[0].w)
+    assert np.all(w >= r.w_min) and np.all(w <= r.w_max) and np.all(w == np.round(w))
+    assert plasticity.to_hyper(twin.params_from_network(net).conns[0].hyper) == r.hyper()
