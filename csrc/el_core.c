@@ -63,7 +63,7 @@ struct el_core {
     uint16_t *in_conns;    /* connection indices grouped by destination population */
     int32_t *u;
     int32_t *v;
-    uint8_t *r;            /* refractory counts */
+    int32_t *r;            /* refractory counts, [0, EL_REFRACT_MAX - 1] */
     uint8_t *s;            /* spikes of the last step */
     uint32_t *in_events;   /* input axons that spiked at the last step */
     uint32_t *a;           /* scratch: a population's summed input, mod 2^32 */
@@ -197,7 +197,8 @@ static el_status_t el_check_conn(const el_core_desc_t *d, const el_conn_desc_t *
     }
     for (i = 0; i < n_dst; ++i) {
         for (k = c->indptr[i]; k < c->indptr[i + 1u]; ++k) {
-            if (c->indices[k] >= n_src || (k > c->indptr[i] && c->indices[k] <= c->indices[k - 1u])) {
+            if (c->indices[k] >= n_src ||
+                (k > c->indptr[i] && c->indices[k] <= c->indices[k - 1u])) {
                 return EL_ERR_FORMAT;
             }
         }
@@ -269,7 +270,7 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
     L->u = el_carve(&a, n, sizeof(int32_t), al);
     L->v = el_carve(&a, n, sizeof(int32_t), al);
     L->bias = el_carve(&a, n, sizeof(int32_t), al);
-    L->r = el_carve(&a, n, sizeof(uint8_t), al);
+    L->r = el_carve(&a, n, sizeof(int32_t), al);
     L->s = el_carve(&a, n, sizeof(uint8_t), al);
     L->spk = el_carve(&a, n, sizeof(uint32_t), al);
     L->in_events = el_carve(&a, d->n_inputs, sizeof(uint32_t), al);
@@ -402,7 +403,7 @@ el_status_t el_core_reset(el_core_t *core)
     }
     el_memset(core->u, 0u, (size_t)core->n_neurons * sizeof(int32_t));
     el_memset(core->v, 0u, (size_t)core->n_neurons * sizeof(int32_t));
-    el_memset(core->r, 0u, core->n_neurons);
+    el_memset(core->r, 0u, (size_t)core->n_neurons * sizeof(int32_t));
     el_memset(core->s, 0u, core->n_neurons);
     for (k = 0; k < core->n_pops; ++k) {
         core->pops[k].n_spk = 0u;
@@ -461,7 +462,7 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
     c->n_conns = desc->n_conns;
     c->u = (int32_t *)(void *)(data + L.u);
     c->v = (int32_t *)(void *)(data + L.v);
-    c->r = data + L.r;
+    c->r = (int32_t *)(void *)(data + L.r);
     c->s = data + L.s;
     c->in_events = (uint32_t *)(void *)(data + L.in_events);
     c->a = (uint32_t *)(void *)(data + L.a);
@@ -478,7 +479,8 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
         p->spk = (uint32_t *)(void *)(data + L.spk) + n;
         p->n_spk = 0u;
         for (i = 0; i < pd->size; ++i) {
-            p->bias[i] = pd->bias_mant == NULL ? 0 : (int32_t)pd->bias_mant[i] * (1 << pd->bias_exp);
+            p->bias[i] =
+                pd->bias_mant == NULL ? 0 : (int32_t)pd->bias_mant[i] * (1 << pd->bias_exp);
         }
         /* incoming connections, in descriptor order */
         p->conn_first = m;
@@ -507,6 +509,7 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
 /* ---- the timestep -------------------------------------------------------------------------- */
 
 /* acc[0..n) += w[0..n): one source's packed dense row. */
+EL_VECTOR_CLONES
 static void el_add_row(int32_t *EL_RESTRICT acc, const int8_t *EL_RESTRICT w, uint32_t n)
 {
     uint32_t i;
@@ -515,10 +518,47 @@ static void el_add_row(int32_t *EL_RESTRICT acc, const int8_t *EL_RESTRICT w, ui
     }
 }
 
+/* acc[0..n) += w0 + w1 + w2 + w3: four rows at once, summed in int16 (|sum| <= 512) and
+ * widened once, so the int32 accumulators are loaded and stored once per four events. */
+EL_VECTOR_CLONES
+static void el_add_rows4(int32_t *EL_RESTRICT acc, const int8_t *EL_RESTRICT w0,
+                         const int8_t *EL_RESTRICT w1, const int8_t *EL_RESTRICT w2,
+                         const int8_t *EL_RESTRICT w3, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; ++i) {
+        acc[i] += (int16_t)((int16_t)(w0[i] + w1[i]) + (int16_t)(w2[i] + w3[i]));
+    }
+}
+
+/* acc[0..n) += w0 + ... + w7: eight rows at once, summed in int16 (|sum| <= 1024) and
+ * widened once, so the int32 accumulators are loaded and stored once per eight events. */
+EL_VECTOR_CLONES
+static void el_add_rows8(int32_t *EL_RESTRICT acc, const int8_t *const *EL_RESTRICT w,
+                         uint32_t n)
+{
+    const int8_t *EL_RESTRICT w0 = w[0];
+    const int8_t *EL_RESTRICT w1 = w[1];
+    const int8_t *EL_RESTRICT w2 = w[2];
+    const int8_t *EL_RESTRICT w3 = w[3];
+    const int8_t *EL_RESTRICT w4 = w[4];
+    const int8_t *EL_RESTRICT w5 = w[5];
+    const int8_t *EL_RESTRICT w6 = w[6];
+    const int8_t *EL_RESTRICT w7 = w[7];
+    uint32_t i;
+    for (i = 0; i < n; ++i) {
+        const int16_t s01 = (int16_t)(w0[i] + w1[i]);
+        const int16_t s23 = (int16_t)(w2[i] + w3[i]);
+        const int16_t s45 = (int16_t)(w4[i] + w5[i]);
+        const int16_t s67 = (int16_t)(w6[i] + w7[i]);
+        acc[i] += (int16_t)((int16_t)(s01 + s23) + (int16_t)(s45 + s67));
+    }
+}
+
 /* Phase 1 for one connection: sum the packed rows of the sources that spiked at t-1. */
 static void el_accumulate(el_conn_t *c, const uint32_t *events, uint32_t n_events)
 {
-    uint32_t e;
+    uint32_t e = 0;
     int32_t *EL_RESTRICT acc = c->acc;
     if (n_events == 0u) {
         c->active = 0u;
@@ -527,8 +567,22 @@ static void el_accumulate(el_conn_t *c, const uint32_t *events, uint32_t n_event
     c->active = 1u;
     el_memset(acc, 0u, (size_t)c->stride * sizeof(int32_t));
     if (c->kind == EL_CONN_DENSE) {
-        for (e = 0; e < n_events; ++e) {
-            el_add_row(acc, c->w + (size_t)events[e] * c->stride, c->stride);
+        const int8_t *w = c->w;
+        const size_t st = c->stride;
+        for (; e + 8u <= n_events; e += 8u) {
+            const int8_t *rows[8];
+            uint32_t q;
+            for (q = 0; q < 8u; ++q) {
+                rows[q] = w + events[e + q] * st;
+            }
+            el_add_rows8(acc, rows, c->stride);
+        }
+        for (; e + 4u <= n_events; e += 4u) {
+            el_add_rows4(acc, w + events[e] * st, w + events[e + 1u] * st,
+                         w + events[e + 2u] * st, w + events[e + 3u] * st, c->stride);
+        }
+        for (; e < n_events; ++e) {
+            el_add_row(acc, w + events[e] * st, c->stride);
         }
     } else {
         for (e = 0; e < n_events; ++e) {
@@ -542,68 +596,101 @@ static void el_accumulate(el_conn_t *c, const uint32_t *events, uint32_t n_event
     }
 }
 
-/* Phases 2-5 for one population (spec section 4, steps 1-5 after accumulation). */
-static void el_update_pop(el_core_t *core, el_pop_t *p)
+/* a[0..n) (+)= scale(acc, e) * 2^6 modulo 2^32 (wrapped to 24 bits by the caller). The
+ * branch on e is hoisted out of the loops so that each loop vectorises. */
+EL_VECTOR_CLONES
+static void el_scale_input(uint32_t *EL_RESTRICT a, const int32_t *EL_RESTRICT acc, uint32_t n,
+                           int e, bool add)
 {
-    uint32_t *EL_RESTRICT a = core->a;
-    int32_t *EL_RESTRICT u = core->u + p->offset;
-    int32_t *EL_RESTRICT v = core->v + p->offset;
-    uint8_t *EL_RESTRICT r = core->r + p->offset;
-    uint8_t *EL_RESTRICT s = core->s + p->offset;
-    const int32_t *EL_RESTRICT bias = p->bias;
-    uint32_t *EL_RESTRICT spk = p->spk;
-    const uint32_t size = p->size;
-    const int32_t du1 = p->du1;
-    const int32_t dv = p->dv;
-    const int32_t vth = p->vth;
-    const uint8_t hold = (uint8_t)(p->refractory - 1);
-    uint32_t n_spk = 0;
     uint32_t i;
-    uint32_t k;
-    bool first = true;
-
-    /* a = sum_c wrap24(scale(acc_c, w_exp_c) * 2^6), formed modulo 2^32 and wrapped below */
-    for (k = 0; k < p->conn_count; ++k) {
-        const el_conn_t *c = &core->conns[core->in_conns[p->conn_first + k]];
-        const int32_t *EL_RESTRICT acc = c->acc;
-        const int e = c->w_exp;
-        if (!c->active) {
-            continue;
-        }
-        if (first) {
-            for (i = 0; i < size; ++i) {
-                a[i] = el_scale_mod32(acc[i], e, EL_WEIGHT_SHIFT);
-            }
-            first = false;
-        } else {
-            for (i = 0; i < size; ++i) {
+    if (e >= 0) {
+        if (add) {
+            for (i = 0; i < n; ++i) {
                 a[i] += el_scale_mod32(acc[i], e, EL_WEIGHT_SHIFT);
             }
+        } else {
+            for (i = 0; i < n; ++i) {
+                a[i] = el_scale_mod32(acc[i], e, EL_WEIGHT_SHIFT);
+            }
+        }
+    } else {
+        if (add) {
+            for (i = 0; i < n; ++i) {
+                a[i] += el_scale_mod32(acc[i], e, EL_WEIGHT_SHIFT);
+            }
+        } else {
+            for (i = 0; i < n; ++i) {
+                a[i] = el_scale_mod32(acc[i], e, EL_WEIGHT_SHIFT);
+            }
+        }
+    }
+}
+
+/* Compartment parameters shared by a population. */
+typedef struct el_params {
+    int32_t du1;
+    int32_t dv;
+    int32_t vth;
+    int32_t hold;
+} el_params_t;
+
+/* Spec section 4, steps 2-5, for n neurons with summed input a (mod 2^32). Branch-free so that
+ * it vectorises: the spike decision is data, not control flow. Returns nothing; s gets 0/1. */
+EL_VECTOR_CLONES
+static void el_compartments(int32_t *EL_RESTRICT u, int32_t *EL_RESTRICT v,
+                            int32_t *EL_RESTRICT r, uint8_t *EL_RESTRICT s,
+                            const uint32_t *EL_RESTRICT a, const int32_t *EL_RESTRICT bias,
+                            uint32_t n, el_params_t prm)
+{
+    uint32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t un = el_wrap24_u32((uint32_t)el_dec(u[i], prm.du1) + a[i]);
+        const int32_t vs = el_sat24(el_dec(v[i], prm.dv) + un + bias[i]);
+        const int32_t ri = r[i];
+        const int32_t fire = (ri == 0) & (vs > prm.vth); /* bitwise: no branch */
+        u[i] = un;
+        v[i] = ((ri != 0) | fire) != 0 ? 0 : vs;
+        r[i] = ri != 0 ? ri - 1 : fire * prm.hold;
+        s[i] = (uint8_t)fire;
+    }
+}
+
+/* Indices of the non-zero s[0..n) into spk; returns their count. */
+static uint32_t el_compact(uint32_t *EL_RESTRICT spk, const uint8_t *EL_RESTRICT s, uint32_t n)
+{
+    uint32_t i;
+    uint32_t m = 0;
+    for (i = 0; i < n; ++i) {
+        spk[m] = i;
+        m += s[i];
+    }
+    return m;
+}
+
+/* Spec section 4, steps 1 (combining the connections' sums) to 5, for one population. */
+static void el_update_pop(el_core_t *core, el_pop_t *p)
+{
+    el_params_t prm;
+    uint32_t k;
+    bool first = true;
+    prm.du1 = p->du1;
+    prm.dv = p->dv;
+    prm.vth = p->vth;
+    prm.hold = p->refractory - 1;
+    /* a = sum_c wrap24(scale(acc_c, w_exp_c) * 2^6), formed modulo 2^32 and wrapped later */
+    for (k = 0; k < p->conn_count; ++k) {
+        const el_conn_t *c = &core->conns[core->in_conns[p->conn_first + k]];
+        if (c->active) {
+            el_scale_input(core->a, c->acc, p->size, c->w_exp, !first);
+            first = false;
         }
     }
     if (first) {
-        el_memset(a, 0u, (size_t)size * sizeof(uint32_t));
+        el_memset(core->a, 0u, (size_t)p->size * sizeof(uint32_t));
     }
-
-    for (i = 0; i < size; ++i) {
-        const int32_t un = el_wrap24_u32((uint32_t)el_dec(u[i], du1) + a[i]);
-        const int32_t vs = el_sat24(el_dec(v[i], dv) + un + bias[i]);
-        u[i] = un;
-        if (r[i] != 0u) {
-            v[i] = 0;
-            r[i] = (uint8_t)(r[i] - 1u);
-            s[i] = 0u;
-        } else if (vs > vth) {
-            v[i] = 0;
-            r[i] = hold;
-            s[i] = 1u;
-            spk[n_spk++] = i;
-        } else {
-            v[i] = vs;
-            s[i] = 0u;
-        }
-    }
-    p->n_spk = n_spk;
+    el_compartments(core->u + p->offset, core->v + p->offset, core->r + p->offset,
+                    core->s + p->offset, core->a, p->bias, p->size, prm);
+    p->n_spk = el_compact(p->spk, core->s + p->offset, p->size);
 }
 
 static void el_step(el_core_t *core, const uint8_t *in_spikes)

@@ -84,14 +84,17 @@ static inline int32_t el_sat24(int32_t x)
  *        toward zero.
  * @param x value with |x| <= 2^23 (any 24-bit state)
  * @param d decay in [0, 4096] (4096 clears; 0 keeps x)
- * @return a value with |result| <= |x| and the sign of x (or 0). The product needs 36 bits and
- *         is formed in uint64_t.
+ * @return a value with |result| <= |x| and the sign of x (or 0).
+ *
+ * The 36-bit product is split like the twin does (|x| = hi * 4096 + lo, lo < 4096):
+ * (|x| * m) >> 12 == hi * m + ((lo * m) >> 12), each part below 2^24, so everything stays in
+ * 32-bit unsigned arithmetic, without branches on data (the neuron loop vectorises).
  */
 static inline int32_t el_dec(int32_t x, int32_t d)
 {
     const uint32_t ax = x < 0 ? (uint32_t)0 - (uint32_t)x : (uint32_t)x;
-    const uint32_t mag =
-        (uint32_t)(((uint64_t)ax * (uint64_t)(uint32_t)(4096 - d)) >> EL_DECAY_BITS);
+    const uint32_t m = (uint32_t)(4096 - d);
+    const uint32_t mag = (ax >> EL_DECAY_BITS) * m + (((ax & 0xFFFu) * m) >> EL_DECAY_BITS);
     return x < 0 ? -(int32_t)mag : (int32_t)mag;
 }
 

@@ -20,6 +20,20 @@
 #define EL_RESTRICT restrict
 #endif
 
+/**
+ * EL_VECTOR_CLONES marks the few hot loops (synaptic accumulation, compartment update). When the
+ * build defines EL_TARGET_CLONES (edgelearn/_ffi_build.py does, for GCC/Clang on x86-64 ELF
+ * hosts) they are compiled twice, for AVX2 and for the baseline ISA, and the loader picks one
+ * at run time (GNU ifunc). Results are the same integers either way; only speed differs.
+ * Elsewhere (Cortex-M, MSVC, the sanitizer tests) it expands to nothing.
+ */
+#if defined(EL_TARGET_CLONES) && !defined(EL_FREESTANDING) && defined(__x86_64__) && \
+    defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define EL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define EL_VECTOR_CLONES
+#endif
+
 /** Set @p n bytes at @p dst to @p value (0 .. 255). @p dst may be NULL only when @p n is 0. */
 static inline void el_memset(void *dst, uint8_t value, size_t n)
 {
