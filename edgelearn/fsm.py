@@ -437,10 +437,11 @@ def quantize_int8(w: np.ndarray, *, even: bool = False) -> tuple[np.ndarray, int
     """8-bit signed mantissas and a power-of-two scale: ``w ~= mant * 2**exp``.
 
     ``exp >= 0`` is the smallest exponent for which every rounded mantissa fits the symmetric
-    range ``[-127, 127]`` (``[-126, 126]`` with ``even``); rounding is half away from zero. For integer-valued ``w``
-    with ``max |w| <= 127`` this is exact (``exp = 0``). ``even=True`` restricts mantissas to even
-    values, which the core's mixed-sign mode keeps unchanged (spec section 3: it floors the
-    lowest mantissa bit), i.e. 7 effective bits. Returns ``(mant int8, exp)``.
+    range ``[-127, 127]`` (``[-126, 126]`` with ``even``); rounding is half away from zero. For
+    integer-valued ``w`` with ``max |w| <= 127`` this is exact (``exp = 0``). ``even=True``
+    restricts mantissas to even values, which the core's mixed-sign mode keeps unchanged (spec
+    section 3: it floors the lowest mantissa bit), i.e. 7 effective bits. Returns
+    ``(mant int8, exp)``.
     """
     w = np.asarray(w)
     if w.dtype.kind != "f":

@@ -240,27 +240,31 @@ class CapacityRow:
     trials: int
     tested: dict
     seconds: float
+    criterion: str = "strict"
 
     @property
     def ratio(self) -> float:
         return self.capacity / self.n
 
 
-def _walk_ok(n: int, c: int, seed: int, length: int, phase_steps: int) -> bool:
+def _walk_ok(n: int, c: int, seed: int, length: int, phase_steps: int, criterion: str) -> bool:
     rng = np.random.default_rng(seed)
     spec = random_machine(c, c, rng)
     fsm = _fsm.compile_fsm(spec, n, seed=rng, check_capacity=False)
     start = spec.states[int(rng.integers(len(spec.states)))]
     symbols = random_symbols(spec, length, rng, valid_fraction=1.0, start=start)
     sched = Schedule.fixed(symbols, hold=phase_steps, release=phase_steps, rest=phase_steps)
-    return walk(fsm, sched, start=start).correct
+    return walk(fsm, sched, start=start, criterion=criterion).correct
 
 
 def capacity_at(n: int, *, trials: int = 3, seed: int = 0, length: int = 6,
-                phase_steps: int = 10, hi: int | None = None) -> CapacityRow:
+                phase_steps: int = 10, hi: int | None = None,
+                criterion: str = "strict") -> CapacityRow:
     """Bisection for the largest ``C`` (``C`` states, ``C`` unique-symbol edges) that walks
     correctly in at least half of ``trials`` random machines, with the ideal weights (as in the
     paper's capacity study: a random valid walk of ``length`` symbols, ``phase_steps`` per phase).
+    ``criterion``: ``"strict"`` (every phase, edge states included) or ``"paper"`` (overlap > 0.5
+    with the expected node in each no-input phase); see :func:`edgelearn.fsm_sim.walk`.
     """
     t0 = time.perf_counter()
     bound = _fsm.max_states_for(n)
@@ -268,13 +272,13 @@ def capacity_at(n: int, *, trials: int = 3, seed: int = 0, length: int = 6,
 
     def ok(c: int) -> bool:
         if c not in tested:
-            tested[c] = sum(_walk_ok(n, c, seed + 1000 * c + t, length, phase_steps)
+            tested[c] = sum(_walk_ok(n, c, seed + 1000 * c + t, length, phase_steps, criterion)
                             for t in range(trials))
         return 2 * tested[c] >= trials
 
     lo, top = 1, hi or max(4, 2 * bound)
     if not ok(lo):
-        return CapacityRow(n, 0, bound, trials, tested, time.perf_counter() - t0)
+        return CapacityRow(n, 0, bound, trials, tested, time.perf_counter() - t0, criterion)
     while ok(top):  # widen if even the guess passes
         lo, top = top, 2 * top
     while top - lo > 1:
@@ -284,7 +288,7 @@ def capacity_at(n: int, *, trials: int = 3, seed: int = 0, length: int = 6,
         else:
             top = mid
     return CapacityRow(n, lo, bound, trials, dict(sorted(tested.items())),
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, criterion)
 
 
 def capacity_study(ns: Sequence[int] = (1000, 2000, 5000, 10_000), **kwargs) -> list[CapacityRow]:

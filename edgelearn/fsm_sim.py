@@ -195,7 +195,8 @@ def decode(fsm: CompiledFSM, z: np.ndarray) -> tuple[str | None, float]:
 def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
          weights: DenseWeights | LowRankWeights | None = None, update_prob: float = 1.0,
          rng: np.random.Generator | None = None, start: str | None = None,
-         z0: np.ndarray | None = None, recompute_fraction: float = 0.125) -> WalkResult:
+         z0: np.ndarray | None = None, recompute_fraction: float = 0.125,
+         criterion: str = "strict") -> WalkResult:
     """Drive ``fsm`` with a schedule of symbols and check the walk against the reference machine.
 
     - ``schedule``: a :class:`Schedule`, or a list of symbols (then ``Schedule.fixed``).
@@ -207,8 +208,15 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
       ``W (z o m)`` in full instead of incrementally (a speed knob; results are the same up to
       float rounding for non-integer weights).
 
+    - ``criterion``: ``"strict"`` (default) judges the end of every phase: the nearest
+      attractor (nodes and edge states) must be the expected one with overlap > 0.5, and edge
+      outputs must match; ``"paper"`` judges only the no-input phases, by overlap > 0.5 with the
+      expected node (the pass criterion of the paper's capacity study).
+
     A symbol the machine does not know raises ``KeyError``.
     """
+    if criterion not in ("strict", "paper"):
+        raise ValueError(f"criterion must be 'strict' or 'paper', got {criterion!r}")
     if not isinstance(schedule, Schedule):
         schedule = Schedule.fixed(list(schedule))
     p = float(update_prob)
@@ -312,13 +320,24 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
         attract = row[: nz + ne]
         want = idx if kind == "state" else nz + idx
         best = int(np.argmax(attract))
-        min_overlap = min(min_overlap, float(attract[want]))
+        if criterion == "strict" or j % 3 == 0:
+            min_overlap = min(min_overlap, float(attract[want]))
         k = j // 3
         phase_name = _PHASE_NAMES[(PHASE_REST, PHASE_A, PHASE_B)[j % 3]] if k < len(sym_idx) \
             else "final rest"
         if j % 3 == 2 and k < len(sym_idx):
             s_best = int(np.argmax(row[:nz]))
             decoded.append(spec.states[s_best] if row[s_best] > 0.5 else None)
+        if criterion == "paper":
+            if j % 3 == 0 and attract[want] <= 0.5:
+                where = f"symbol {k}" if k < len(sym_idx) else "end"
+                errors.append(f"{where}, end of rest: overlap with {spec.states[idx]} "
+                              f"{attract[want]:.3f} <= 0.5")
+                if first_error is None:
+                    first_error = min(k, len(sym_idx) - 1) if sym_idx else 0
+            if j % 3 == 1 and k < len(sym_idx):
+                decoded_out.append(None)
+            continue
         if j % 3 == 1 and k < len(sym_idx):
             out_row = row[nz + ne:]
             if out_row.size and np.max(out_row / f_out) > 0.5:

@@ -7,10 +7,11 @@ learn, nothing hidden); random vectors always come from an explicit ``numpy.rand
 state machines of :mod:`edgelearn.fsm` use. A hypervector is an ``int8`` array in ``{-1, +1}^N``.
 
 - binding ``bind(a, b) = a * b`` (elementwise; self-inverse: ``bind(bind(a, b), b) == a``);
-- bundling ``bundle(vs) = sgn(sum vs)``. A tie (a component that sums to 0, possible only for an
-  even number of vectors) takes the value of the *first* vector in that component: as if the first
-  vector had weight ``1 + epsilon``. The rule is deterministic, needs no generator and is unbiased
-  for random inputs; pass ``rng`` to break ties by a fair coin instead;
+- bundling ``bundle(vs) = sgn(sum vs)``. A tie (a component ``i`` that sums to 0, possible only
+  for an even number ``k`` of vectors) takes the value of vector ``i mod k`` in that component.
+  The rule is deterministic, needs no generator, and shares the ties evenly among the members
+  (breaking every tie towards one vector would make ``bundle([a, b]) == a``); pass ``rng`` to
+  break ties by a fair coin instead;
 - permutation ``permute(a, k) = roll(a, k)`` (a cyclic shift; ``permute(a, -k)`` undoes it);
 - similarity ``similarity(a, b) = a . b / N``, the normalised dot product: 1 for equal vectors,
   -1 for opposite ones, ``0 +- 1/sqrt(N)`` for independent random ones.
@@ -29,9 +30,12 @@ binary vectors with binding by circular shift: binding within each block by a cy
 unstructured sparse vector by one global shift does not (its inverse needs to know the shift, and
 a bundle of shifted vectors loses the fixed sparsity). Operations:
 
-- binding ``sbc_bind(a, b) = (a + b) mod L`` per block, unbinding ``sbc_unbind(c, b) = (c - b) mod L``;
-- bundling ``sbc_bundle(vs)``: per block, the position with the most votes; ties go to the
-  position that appears first in ``vs`` (again: the first vector has weight ``1 + epsilon``);
+- binding ``sbc_bind(a, b) = (a + b) mod L`` per block; unbinding
+  ``sbc_unbind(c, b) = (c - b) mod L``;
+- bundling ``sbc_bundle(vs)``: per block, the position with the most votes; a tie in block
+  ``b`` goes to the tied position held by the first vector in the cyclic order starting at
+  vector ``b mod k`` (again spreading ties evenly over the members; ties are the rule, not the
+  exception, when a few random codes are bundled);
 - permutation ``sbc_permute(a, k) = roll(a, k)`` over the blocks;
 - similarity ``sbc_similarity(a, b)``: the fraction of blocks whose active positions agree, 1 for
   equal vectors and ``1/L +- small`` for independent ones. It equals the binary overlap
@@ -109,18 +113,21 @@ def bundle(vectors: np.ndarray | Sequence[np.ndarray], *,
            rng: np.random.Generator | None = None) -> np.ndarray:
     """MAP bundling (superposition): ``sgn(sum_k v_k)`` over the first axis.
 
-    Ties (a zero sum) take the first vector's component, or a fair coin from ``rng`` when given.
-    Returns ``int8``, shape ``(dim,)``.
+    A tie (zero sum) in component ``i`` takes vector ``i mod k``'s component, or a fair coin from
+    ``rng`` when given. Returns ``int8``, shape ``(dim,)``.
     """
     vs = np.asarray(vectors)
     if vs.ndim != 2 or vs.shape[0] == 0:
-        raise ValueError(f"bundle needs a non-empty (k, dim) stack of vectors, got shape {vs.shape}")
+        raise ValueError(f"bundle needs a non-empty (k, dim) stack of vectors, got shape "
+                         f"{vs.shape}")
     total = vs.astype(np.int64).sum(axis=0)
     out = np.sign(total).astype(np.int8)
     ties = out == 0
     if np.any(ties):
         if rng is None:
-            out[ties] = np.where(vs[0][ties] >= 0, 1, -1)
+            cols = np.flatnonzero(ties)
+            pick = vs[cols % vs.shape[0], cols]
+            out[cols] = np.where(pick >= 0, 1, -1)
         else:
             out[ties] = (2 * rng.integers(0, 2, size=int(ties.sum())) - 1).astype(np.int8)
     return out
@@ -271,7 +278,10 @@ def sbc_permute(a: np.ndarray, k: int = 1) -> np.ndarray:
 
 
 def sbc_bundle(vectors: np.ndarray, block_len: int) -> np.ndarray:
-    """Bundle block codes: per block, the position with the most votes (ties: first in ``vectors``).
+    """Bundle block codes: per block, the position with the most votes.
+
+    A tie in block ``b`` goes to the tied position of the first vector in the cyclic order that
+    starts at vector ``b mod k``.
 
     ``vectors`` has shape ``(k, blocks)``; returns shape ``(blocks,)``.
     """
@@ -281,11 +291,11 @@ def sbc_bundle(vectors: np.ndarray, block_len: int) -> np.ndarray:
     k, blocks = vs.shape
     counts = np.zeros((blocks, block_len), dtype=np.int64)
     np.add.at(counts, (np.broadcast_to(np.arange(blocks), (k, blocks)), vs), 1)
-    # first occurrence of each position in each block, for the tie-break
+    # rank of the earliest vector holding each position, in the cyclic order from b mod k
     first = np.full((blocks, block_len), k, dtype=np.int64)
-    order = np.broadcast_to(np.arange(k)[:, None], (k, blocks))
+    order = (np.arange(k)[:, None] - np.arange(blocks)[None, :]) % k
     np.minimum.at(first, (np.broadcast_to(np.arange(blocks), (k, blocks)), vs), order)
-    key = counts * (k + 1) - first  # more votes first, then earliest appearance
+    key = counts * (k + 1) - first  # more votes first, then the earliest in cyclic order
     return np.argmax(key, axis=1).astype(np.int32)
 
 

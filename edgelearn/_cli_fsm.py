@@ -1,0 +1,165 @@
+"""``edgelearn fsm compile|run``: vector-symbolic state machines in attractor networks.
+
+``edgelearn fsm compile FSM.toml -o fsm.npz`` compiles a plain-text machine into the weights of
+an attractor network (int8 mantissas and a power-of-two scale) plus its hypervectors. The
+versioned ``.elm`` model artifact does not exist yet; until it does the compiled network is an
+``.npz`` (:func:`edgelearn.fsm.save_npz` documents its keys).
+
+``edgelearn fsm run FILE --symbols a,b,b,c`` drives the network (FILE: a compiled ``.npz``, or a
+``.toml`` compiled on the fly) with the symbols, on the numpy reference dynamics, and prints the
+walk: the state the network settles in after each symbol, the reference machine's state, and
+outputs. Exit status 0 when the network's walk matches the reference, 1 when it does not, 2 on
+bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .cli import UsageError
+
+_COMPILE_HELP = (
+    "compile FSM.toml into an attractor network (.npz for now: the versioned .elm artifact "
+    "does not exist yet)")
+_RUN_HELP = "drive a compiled (.npz) or plain-text (.toml) machine with symbols; print the walk"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="fsm_command", metavar="ACTION")
+    c = sub.add_parser("compile", help=_COMPILE_HELP, description=_COMPILE_HELP + ". TOML: "
+                       "start = \"idle\" and transitions = [{ from = \"idle\", input = \"go\", "
+                       "to = \"run\" }, ...] with an optional output = \"...\" per transition "
+                       "and an optional states = [...]; see docs/vsa.md and "
+                       "edgelearn/data/fsm_example.toml.")
+    c.add_argument("machine", type=Path, help="the machine, TOML")
+    c.add_argument("-o", "--out", type=Path, required=True,
+                   help="output .npz (the .elm artifact format is not available yet)")
+    _network_options(c)
+    c.add_argument("--even", action="store_true",
+                   help="even int8 mantissas only (what the core's mixed-sign mode keeps)")
+
+    r = sub.add_parser("run", help=_RUN_HELP, description=_RUN_HELP + ".")
+    r.add_argument("file", type=Path, help="compiled .npz (from 'fsm compile') or a .toml machine")
+    r.add_argument("--symbols", required=True,
+                   help="comma-separated input symbols, e.g. up,up,door")
+    r.add_argument("--hold", type=int, default=4, help="steps each symbol is held: s_a (default 4)")
+    r.add_argument("--release", type=int, default=4,
+                   help="steps of s_b after each release (default 4)")
+    r.add_argument("--rest", type=int, default=2,
+                   help="steps without input before each symbol (default 2)")
+    r.add_argument("--overlaps", action="store_true",
+                   help="also print, per step, the overlap with every state")
+    _network_options(r, for_run=True)
+
+
+def _network_options(p: argparse.ArgumentParser, for_run: bool = False) -> None:
+    extra = " (only when FILE is a .toml)" if for_run else ""
+    p.add_argument("-n", "--neurons", type=int, default=None,
+                   help="network size N; default: 4 x the paper's dense bound, rounded up to "
+                        "1000, at least 1000" + extra)
+    p.add_argument("--seed", type=int, default=0, help="seed of the hypervectors" + extra)
+
+
+def default_neurons(n_states: int, n_edges: int) -> int:
+    from . import fsm
+
+    need = fsm.capacity_load(n_states, n_edges) / fsm.CAPACITY_FRACTION
+    return max(1000, int(math.ceil(4 * need / 1000.0)) * 1000)
+
+
+def _compile(path: Path, neurons: int | None, seed: int, even: bool):
+    from . import fsm
+
+    try:
+        spec = fsm.load_fsm(path)
+        n = neurons or default_neurons(len(spec.states), len(spec.transitions))
+        compiled = fsm.compile_fsm(spec, n, seed=seed, where=str(path))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    mant, exp = fsm.quantize_int8(compiled.dense(), even=even)
+    return compiled, mant, exp
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.fsm_command == "compile":
+        return _run_compile(args)
+    if args.fsm_command == "run":
+        return _run_run(args)
+    raise UsageError("expected an action: compile or run (see edgelearn fsm --help)")
+
+
+def _run_compile(args: argparse.Namespace) -> int:
+    from . import fsm
+
+    compiled, mant, exp = _compile(args.machine, args.neurons, args.seed, args.even)
+    exact = exp == 0 and np.array_equal(mant.astype(np.float32), compiled.dense())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fsm.save_npz(args.out, compiled, mant, exp)
+    spec = compiled.spec
+    print(f"{args.machine}: {len(spec.states)} states, {len(spec.transitions)} transitions, "
+          f"{len(spec.symbols)} symbols, {len(spec.outputs)} outputs -> N = {compiled.n} "
+          f"neurons, int8 weights x 2^{exp} ({'exact' if exact else 'rounded'}), "
+          f"load {fsm.capacity_load(len(spec.states), len(spec.transitions)):g} of "
+          f"{fsm.CAPACITY_FRACTION * compiled.n:g} -> {args.out}")
+    return 0
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from . import fsm, fsm_sim
+
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    if not symbols:
+        raise UsageError("--symbols: give at least one symbol, e.g. --symbols up,up,door")
+    for name in ("hold", "release"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.rest < 0:
+        raise UsageError(f"--rest must be >= 0, got {args.rest}")
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: no such file")
+    if args.file.suffix == ".toml":
+        compiled, mant, exp = _compile(args.file, args.neurons, args.seed, False)
+    else:
+        try:
+            compiled, mant, exp = fsm.load_npz(args.file)
+        except (ValueError, zipfile.BadZipFile, KeyError) as e:
+            raise UsageError(f"{args.file}: {e}") from None
+    spec = compiled.spec
+    unknown = [s for s in symbols if s not in spec.symbols]
+    if unknown:
+        raise UsageError(f"--symbols: unknown symbol {unknown[0]!r}; the machine's symbols are "
+                         f"{', '.join(spec.symbols)}")
+    sched = fsm_sim.Schedule.fixed(symbols, hold=args.hold, release=args.release, rest=args.rest)
+    res = fsm_sim.walk(compiled, sched, weights=fsm_sim.DenseWeights.from_int8(mant, exp))
+    print(f"N = {compiled.n}, int8 weights x 2^{exp}; hold {args.hold}, release {args.release}, "
+          f"rest {args.rest} steps per symbol")
+    state = spec.start
+    print(f"start    {state}")
+    for k, sym in enumerate(symbols):
+        got = res.decoded[k]
+        want = res.expected[k]
+        out = res.decoded_output[k]
+        moved = "->" if spec.edge(state, sym) is not None else "=="  # == : symbol ignored
+        mark = "" if got == want else f"   MISMATCH (reference: {want})"
+        out_s = f"  [{out}]" if out else ""
+        print(f"{sym:<8} {state} {moved} {got if got is not None else '?'}{out_s}{mark}")
+        state = want
+    if args.overlaps:
+        names = list(spec.states)
+        print("step phase symbol " + " ".join(f"{s[:8]:>8}" for s in names))
+        codes = {0: "rest", 1: "a", 2: "b"}
+        for t in range(res.overlaps_states.shape[0]):
+            k = int(res.step_symbol[t])
+            sym = symbols[k] if k >= 0 else "-"
+            row = " ".join(f"{x:8.3f}" for x in res.overlaps_states[t])
+            print(f"{t + 1:4d} {codes[int(res.phase[t])]:>5} {sym[:6]:>6} {row}")
+    if res.correct:
+        print(f"walk correct ({len(symbols)} symbols, {res.stats['steps']} steps)")
+        return 0
+    print(f"walk INCORRECT: {res.errors[0]}")
+    return 1
