@@ -693,7 +693,10 @@ static void el_update_pop(el_core_t *core, el_pop_t *p)
     p->n_spk = el_compact(p->spk, core->s + p->offset, p->size);
 }
 
-static void el_step(el_core_t *core, const uint8_t *in_spikes)
+/* One step. This step's input spikes come either as n_inputs bytes (in_spikes) or as an
+ * ascending list of axons (axons, n_axons); both NULL means none. */
+static void el_step(el_core_t *core, const uint8_t *in_spikes, const uint32_t *axons,
+                    uint32_t n_axons)
 {
     uint32_t k;
     uint32_t j;
@@ -718,6 +721,9 @@ static void el_step(el_core_t *core, const uint8_t *in_spikes)
             core->in_events[n_in] = j;
             n_in += in_spikes[j] != 0u ? 1u : 0u;
         }
+    } else if (axons != NULL) {
+        el_memcpy(core->in_events, axons, (size_t)n_axons * sizeof(uint32_t));
+        n_in = n_axons;
     }
     core->n_in_events = n_in;
     core->t += 1u;
@@ -731,7 +737,31 @@ el_status_t el_core_step(el_core_t *core, const uint8_t *in_spikes)
     if (!el_core_ok(core)) {
         return EL_ERR_STATE;
     }
-    el_step(core, in_spikes);
+    el_step(core, in_spikes, NULL, 0u);
+    return EL_OK;
+}
+
+el_status_t el_core_step_events(el_core_t *core, const uint32_t *axons, uint32_t n_axons)
+{
+    uint32_t k;
+    if (core == NULL || (axons == NULL && n_axons != 0u)) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    if (n_axons > core->n_inputs) {
+        return EL_ERR_RANGE;
+    }
+    for (k = 0; k < n_axons; ++k) {
+        if (axons[k] >= core->n_inputs) {
+            return EL_ERR_RANGE;
+        }
+        if (k > 0u && axons[k] <= axons[k - 1u]) {
+            return EL_ERR_FORMAT;
+        }
+    }
+    el_step(core, NULL, n_axons != 0u ? axons : NULL, n_axons);
     return EL_OK;
 }
 
@@ -750,7 +780,7 @@ el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, 
         return EL_ERR_SIZE;
     }
     for (k = 0; k < n_steps; ++k) {
-        el_step(core, raster == NULL ? NULL : raster + k * core->n_inputs);
+        el_step(core, raster == NULL ? NULL : raster + k * core->n_inputs, NULL, 0u);
         if (out_s != NULL) {
             el_memcpy(out_s + k * n, core->s, n);
         }

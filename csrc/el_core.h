@@ -28,14 +28,21 @@
  *
  * el_core_step() first, for every connection whose source spiked at t-1, zeroes the
  * connection's int32 accumulator and adds the packed row of each source that spiked (work
- * proportional to the number of synaptic events); then updates every compartment (spec section
- * 4, steps 2-5); then records this step's input spikes for the next step (one-step latency).
+ * proportional to the number of synaptic events; dense rows are added eight or four at a time,
+ * summed in int16 -- |sum| <= 8 * 128 -- and widened once, so the accumulators are read and
+ * written once per eight events; exact, since every partial sum is an integer that fits); then
+ * updates every compartment (spec section 4, steps 2-5; a branch-free loop); then records this
+ * step's input spikes as an event list for the next step (one-step latency).
  *
  * ## Room for later features
  *
  * ::EL_CONN_PLASTIC (weights updated by the plasticity processor every learning epoch) and
  * ::EL_CONN_GRADED (graded spike payloads) are reserved flags of ::el_conn_desc_t.flags; this
- * build rejects them with ::EL_ERR_UNSUPPORTED. `el_pop_desc_t.flags` is reserved (must be 0)
+ * build rejects them with ::EL_ERR_UNSUPPORTED. The packed weights are the *delivery* copy (w',
+ * already truncated); the plasticity processor is expected to keep the full mantissas of a
+ * plastic connection (spec section 5: "stored as the full mantissa and truncated when used") in
+ * its own state and rewrite the packed w' of the synapses it updates after each learning epoch
+ * (el_core.c keeps one packing routine for that). `el_pop_desc_t.flags` is reserved (must be 0)
  * for per-population features (traces, third factor). Input spike values other than 0/1 are
  * reserved for graded spikes (currently any non-zero byte is a binary spike).
  */
@@ -155,6 +162,18 @@ el_status_t el_core_reset(el_core_t *core);
  * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE.
  */
 el_status_t el_core_step(el_core_t *core, const uint8_t *in_spikes);
+
+/**
+ * @brief Advance one step, with this step's input spikes given as a list of axons (for event
+ *        streams: no dense byte vector needed). Same semantics as el_core_step().
+ * @param core    the core
+ * @param axons   the input axons spiking AT this step, strictly ascending, each in
+ *                [0, n_inputs); may be NULL when @p n_axons is 0
+ * @param n_axons number of axons, [0, n_inputs]
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (an axon out of range, or too
+ *         many), ::EL_ERR_FORMAT (not strictly ascending). On error the core is unchanged.
+ */
+el_status_t el_core_step_events(el_core_t *core, const uint32_t *axons, uint32_t n_axons);
 
 /**
  * @brief Run @p n_steps steps, recording outputs (the loop of el_core_step without per-step calls).

@@ -26,7 +26,9 @@ __all__ = ["Core", "RunResult", "RuntimeStatusError", "constants", "simulate", "
 
 
 class RuntimeStatusError(RuntimeError):
-    """A C call returned a status other than ``EL_OK``; ``status`` is the code, ``name`` its name."""
+    """A C call returned a status other than ``EL_OK``.
+
+    ``func`` is the C function, ``status`` the code and ``name`` its enumerator's name."""
 
     def __init__(self, func: str, status: int) -> None:
         self.func = func
@@ -55,11 +57,19 @@ def _check(func: str, status: int) -> None:
 
 
 def constants() -> dict[str, int]:
-    """Every core constant of ``csrc/el_config.h``, read from C, by name without ``EL_``."""
+    """Every core constant of ``csrc/el_config.h``, read from C, by name without ``EL_``.
+
+    The list comes from C's own table (``el_config_at``); each value is also checked against
+    the ``EL_*`` macro that cffi compiled in (``csrc/cdef/core.h``).
+    """
     out: dict[str, int] = {}
     value = ffi.new("int32_t *")
     for i in range(lib.el_config_count()):
         name = ffi.string(lib.el_config_at(i, value)).decode("ascii")
+        macro = getattr(lib, "EL_" + name, None)
+        if macro != int(value[0]):
+            raise RuntimeError(f"EL_{name}: el_config table says {int(value[0])}, the cdef macro "
+                               f"says {macro} (is it missing from csrc/cdef/core.h?)")
         out[name] = int(value[0])
     return out
 
@@ -112,6 +122,10 @@ class Core:
             cd[k].src = lib.EL_SRC_INPUT if c.src == INPUT else network.index(c.src)
             cd[k].dst = network.index(c.dst)
             cd[k].w_exp = c.w_exp
+            if getattr(c, "plastic", False):
+                raise NotImplementedError(
+                    f"connections[{k}] ({c.src} -> {c.dst}) is plastic; this C runtime does not "
+                    f"run the plasticity processor yet (the C core reserves EL_CONN_PLASTIC)")
             cd[k].flags = lib.EL_CONN_MIXED if c.mixed else 0
             w = np.ascontiguousarray(c.weights, dtype=np.int8)
             keep.append(w)
@@ -186,7 +200,8 @@ class Core:
         return self._state(lib.el_core_spikes(self._core), np.uint8).astype(bool)
 
     def weights(self, k: int) -> np.ndarray:
-        """Connection ``k``'s effective mantissas ``w'`` as stored, dense ``(n_dst, n_src)`` int8."""
+        """Connection ``k``'s effective mantissas ``w'`` as stored in C: ``(n_dst, n_src)`` int8
+        (zeros where a sparse connection stores none)."""
         conns = self._network.connections
         if not isinstance(k, (int, np.integer)) or not 0 <= k < len(conns):
             raise ValueError(f"k must be a connection index in [0, {len(conns) - 1}], got {k!r}")

@@ -57,7 +57,7 @@ def reference(net: Network, raster: np.ndarray) -> RunResult:
     out_s, out_u, out_v = [], [], []
     for t in range(1, T + 1):
         a = {p.name: np.zeros(p.size, np.int64) for p in pops}
-        for c, w in zip(net.connections, ws):
+        for c, w in zip(net.connections, ws, strict=True):
             acc = w @ prev[c.src]
             assert np.all(np.abs(acc) <= 2**23)
             a[c.dst] = a[c.dst] + ref_wrap24(ref_scale(acc, c.w_exp) * 64)
@@ -392,3 +392,12 @@ def test_random_networks_match_reference(seed):
     T = int(rng.integers(1, 60))
     raster = rng.random((T, net.n_inputs)) < rng.random()
     assert_same(simulate(net, raster), reference(net, raster))
+
+
+def test_plastic_connections_are_refused_for_now():
+    from edgelearn import rule
+
+    pop = Population("p", 1)
+    plastic = Connection(INPUT, "p", np.array([[1]]), rule=rule.parse("dw = 2^-1 * x1 * y0\n"))
+    with pytest.raises(NotImplementedError, match=r"connections\[0\].*plastic"):
+        Core(Network(1, (pop,), (plastic,)))

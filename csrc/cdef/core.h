@@ -108,6 +108,7 @@ el_status_t el_core_bytes(const el_core_desc_t *desc, size_t *bytes);
 el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el_core_t **core);
 el_status_t el_core_reset(el_core_t *core);
 el_status_t el_core_step(el_core_t *core, const uint8_t *in_spikes);
+el_status_t el_core_step_events(el_core_t *core, const uint32_t *axons, uint32_t n_axons);
 el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, uint8_t *out_s,
                         int32_t *out_u, int32_t *out_v);
 uint32_t el_core_n_neurons(const el_core_t *core);

@@ -482,6 +482,60 @@ static void test_sparse_equals_dense(void)
     free(m2);
 }
 
+static void test_step_events(void)
+{
+    /* the event-list entry point gives the same states as the byte-vector one */
+    enum { N_IN = 20, N = 9, T = 30 };
+    static int8_t w[N * N_IN];
+    static uint8_t in[N_IN];
+    static uint32_t axons[N_IN];
+    void *m1;
+    void *m2;
+    layer_t L;
+    el_core_t *b;
+    uint32_t x = 99u;
+    uint32_t i;
+    int t;
+    int same = 1;
+    for (i = 0; i < N * N_IN; ++i) {
+        w[i] = (int8_t)((int)(lcg(&x) % 256u) - 128);
+    }
+    layer_init(&L, N_IN, N, w, 0);
+    L.pop.du = 1000;
+    L.pop.dv = 500;
+    L.pop.vth_mant = 30;
+    L.pop.refractory = 3;
+    layer_build(&L);
+    m1 = L.mem;
+    b = build(&L.desc, &m2);
+    for (t = 0; t < T; ++t) {
+        uint32_t n = 0;
+        for (i = 0; i < N_IN; ++i) {
+            in[i] = (uint8_t)(lcg(&x) % 3u == 0u);
+            if (in[i]) {
+                axons[n++] = i;
+            }
+        }
+        CHECK_EQ(el_core_step(L.core, in), EL_OK);
+        CHECK_EQ(el_core_step_events(b, axons, n), EL_OK);
+        same &= memcmp(el_core_u(L.core), el_core_u(b), N * sizeof(int32_t)) == 0;
+        same &= memcmp(el_core_v(L.core), el_core_v(b), N * sizeof(int32_t)) == 0;
+        same &= memcmp(el_core_spikes(L.core), el_core_spikes(b), N) == 0;
+    }
+    CHECK(same);
+    /* errors leave the core unchanged */
+    axons[0] = 3;
+    axons[1] = 3;
+    CHECK_EQ(el_core_step_events(b, axons, 2), EL_ERR_FORMAT);
+    axons[1] = N_IN;
+    CHECK_EQ(el_core_step_events(b, axons, 2), EL_ERR_RANGE);
+    CHECK_EQ(el_core_step_events(b, NULL, 1), EL_ERR_NULL);
+    CHECK_EQ(el_core_step_events(b, NULL, 0), EL_OK);
+    CHECK_EQ(el_core_time(b), T + 1);
+    free(m1);
+    free(m2);
+}
+
 static void test_errors(void)
 {
     static const int8_t w[4] = {1, 2, 3, 4};
@@ -590,6 +644,7 @@ int main(void)
     test_mixed_and_negative_exponent();
     test_recurrent();
     test_sparse_equals_dense();
+    test_step_events();
     test_errors();
     printf("test_core: %d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
