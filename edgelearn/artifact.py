@@ -1,0 +1,357 @@
+"""Model artifacts (``.elm``): network + compiled rules + hyperparameters + app settings, as the
+integers that get deployed, with a format version, checksums and a JSON manifest.
+
+The same bytes are loaded in-process (:func:`load`) and sent over the serial link to the
+firmware, whose C loader reads the binary payload and skips the manifest. Layout (little-endian;
+``docs/artifact.md`` has the full table):
+
+======  ======  ==========================================================================
+offset  size    field
+======  ======  ==========================================================================
+0       8       magic ``89 45 4C 4D 0D 0A 1A 0A`` (``\\x89ELM\\r\\n\\x1a\\n``)
+8       2       format version (:data:`FORMAT_VERSION`)
+10      2       flags (0)
+12      4       manifest length M
+16      4       payload length P
+20      4       CRC-32 (ISO-HDLC, as zlib) of manifest + payload
+24      4       CRC-32 of bytes 0..23
+28      4       reserved (0)
+32      M       manifest: UTF-8 JSON object
+32+M    P       payload: sections ``u16 type, u16 0, u32 length, data, zero padding to 4``
+======  ======  ==========================================================================
+
+Sections: 1 = network (required), 2 = input map, 3 = readout. Loading refuses a wrong magic,
+an unknown version, a truncated file, a bad checksum or a malformed section with an
+:class:`ArtifactError` naming the file, the byte offset and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import constants as C
+from ._version import __version__
+from .network import INPUT, Connection, Network, Population
+from .rule import decode as decode_rule
+
+MAGIC = b"\x89ELM\r\n\x1a\n"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<8sHHIIIII")
+SEC_NETWORK, SEC_INPUT_MAP, SEC_READOUT = 1, 2, 3
+SRC_INPUT = 0xFFFF
+FLAG_MIXED, FLAG_SPARSE, FLAG_PLASTIC = 1, 2, 4
+MAX_BYTES = 64 << 20
+
+
+class ArtifactError(ValueError):
+    """A file that is not a loadable artifact: names the file, the byte offset, the problem."""
+
+    def __init__(self, msg: str, *, offset: int | None = None, path: str | None = None):
+        where = f"{path}: " if path else ""
+        where += f"at byte {offset}: " if offset is not None else ""
+        super().__init__(where + msg)
+        self.offset, self.path = offset, path
+
+
+@dataclasses.dataclass(frozen=True)
+class InputMap:
+    """How address events become input axons (``docs/artifact.md``):
+
+    ``axon = ((y' * width + x') * polarities + p')`` with ``x' = (x - x0) >> shift``,
+    ``y' = (y - y0) >> shift``, ``p' = p`` if ``polarities == 2`` else 0; events outside the
+    ``width x height`` window (after the shift) are dropped. One timestep lasts ``dt_us``.
+    """
+
+    width: int
+    height: int
+    polarities: int = 2
+    shift: int = 0
+    x0: int = 0
+    y0: int = 0
+    dt_us: int = 1000
+
+    @property
+    def n_axons(self) -> int:
+        return self.width * self.height * self.polarities
+
+
+@dataclasses.dataclass(frozen=True)
+class Readout:
+    """The class readout: population ``population`` (by index), one neuron per class; during
+    learning the labelled class's neuron gets third factor ``r_pos`` and the others ``r_neg``;
+    a sample lasts ``steps`` timesteps; the prediction is the neuron with the most spikes (ties
+    to the lowest index)."""
+
+    population: int
+    r_pos: int = 64
+    r_neg: int = 0
+    steps: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    network: Network
+    input_map: InputMap | None = None
+    readout: Readout | None = None
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _section(kind: int, data: bytes) -> bytes:
+    pad = (-len(data)) % 4
+    return struct.pack("<HHI", kind, 0, len(data)) + data + b"\0" * pad
+
+
+def _network_bytes(net: Network) -> bytes:
+    out = bytearray(struct.pack("<IIHH", net.n_inputs, net.seed, len(net.populations),
+                                len(net.connections)))
+    for p in net.populations:
+        out += struct.pack("<IHHIBBH", p.size, p.du, p.dv, p.vth_mant, p.bias_exp,
+                           p.refractory, 0)
+        out += np.asarray(p.bias_mant, "<i2").tobytes()
+        out += b"\0" * ((-len(out)) % 4)
+    for c in net.connections:
+        src = SRC_INPUT if c.src == INPUT else net.index(c.src)
+        flags = (FLAG_MIXED if c.mixed else 0) | (FLAG_SPARSE if c.sparse else 0) | (
+            FLAG_PLASTIC if c.plastic else 0)
+        nnz = int(c.indptr[-1]) if c.sparse else 0
+        code = c.rule.microcode() if c.plastic else b""
+        out += struct.pack("<HHbBHII", src, net.index(c.dst), c.w_exp, flags, 0, nnz, len(code))
+        if c.sparse:
+            out += np.asarray(c.indptr, "<u4").tobytes() + np.asarray(c.indices, "<u4").tobytes()
+        out += np.asarray(c.weights, np.int8).tobytes() + code
+        out += b"\0" * ((-len(out)) % 4)
+    return bytes(out)
+
+
+def to_bytes(art: Artifact) -> bytes:
+    payload = _section(SEC_NETWORK, _network_bytes(art.network))
+    if art.input_map is not None:
+        m = art.input_map
+        payload += _section(SEC_INPUT_MAP, struct.pack("<HHBBHHHI", m.width, m.height,
+                                                       m.polarities, m.shift, m.x0, m.y0, 0,
+                                                       m.dt_us))
+    if art.readout is not None:
+        r = art.readout
+        payload += _section(SEC_READOUT, struct.pack("<HbbI", r.population, r.r_pos, r.r_neg,
+                                                     r.steps))
+    manifest = dict(art.manifest)
+    manifest.setdefault("edgelearn_version", __version__)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["network"] = describe(art.network)
+    if art.input_map is not None:
+        manifest["input_map"] = dataclasses.asdict(art.input_map)
+    if art.readout is not None:
+        manifest["readout"] = dataclasses.asdict(art.readout)
+    mbytes = json.dumps(manifest, indent=1, sort_keys=True, default=_json_default).encode()
+    crc = zlib.crc32(mbytes + payload)
+    head = HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(mbytes), len(payload), crc, 0, 0)
+    head = head[:24] + struct.pack("<I", zlib.crc32(head[:24])) + head[28:]
+    return head + mbytes + payload
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def describe(net: Network) -> dict[str, Any]:
+    """A JSON-able summary of a network (for manifests and ``edgelearn inspect``)."""
+    return {
+        "n_inputs": net.n_inputs, "seed": net.seed, "n_neurons": net.n_neurons,
+        "populations": [{"name": p.name, "size": p.size, "du": p.du, "dv": p.dv,
+                         "vth_mant": p.vth_mant, "bias_exp": p.bias_exp,
+                         "refractory": p.refractory} for p in net.populations],
+        "connections": [{"src": c.src, "dst": c.dst, "kind": c.kind, "w_exp": c.w_exp,
+                         "mixed": c.mixed, "synapses": int(c.weights.size),
+                         "rule": c.rule.text() if c.plastic else None,
+                         "rule_hyper": dataclasses.asdict(c.rule.hyper()) if c.plastic
+                         else None} for c in net.connections],
+    }
+
+
+def save(path: str | Path, art: Artifact) -> bytes:
+    """Write an artifact atomically (temporary file, then rename); returns its bytes."""
+    data = to_bytes(art)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return data
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    def __init__(self, buf: bytes, base: int, end: int, path: str | None):
+        self.buf, self.base, self.pos, self.end, self.path = buf, base, base, end, path
+
+    def take(self, fmt: str, what: str):
+        n = struct.calcsize(fmt)
+        if self.pos + n > self.end:
+            raise ArtifactError(f"truncated {what}: needs {n} bytes, {self.end - self.pos} left",
+                                offset=self.pos, path=self.path)
+        vals = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += n
+        return vals
+
+    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
+        n = np.dtype(dtype).itemsize * count
+        if count < 0 or self.pos + n > self.end:
+            raise ArtifactError(f"truncated {what}: needs {n} bytes, {self.end - self.pos} left",
+                                offset=self.pos, path=self.path)
+        a = np.frombuffer(self.buf, dtype, count, self.pos).copy()
+        self.pos += n
+        return a
+
+    def align(self) -> None:
+        """Skip the zero padding to the next multiple of 4 from the start of this region."""
+        self.pos += (-(self.pos - self.base)) % 4
+
+
+def _read_network(r: _Reader, names: list[str] | None) -> Network:
+    n_inputs, seed, n_pops, n_conns = r.take("<IIHH", "network header")
+    if not 1 <= n_pops <= C.MAX_POPULATIONS or n_conns > C.MAX_CONNECTIONS:
+        raise ArtifactError(f"network has {n_pops} populations and {n_conns} connections "
+                            f"(limits {C.MAX_POPULATIONS}, {C.MAX_CONNECTIONS})", offset=r.pos,
+                            path=r.path)
+    pops = []
+    for k in range(n_pops):
+        at = r.pos
+        size, du, dv, vth, bexp, refr, _ = r.take("<IHHIBBH", f"population {k}")
+        if not 1 <= size <= C.MAX_NEURONS:
+            raise ArtifactError(f"population {k} has size {size}", offset=at, path=r.path)
+        bias = r.array("<i2", size, f"population {k} biases")
+        r.align()
+        try:
+            pops.append(Population(f"pop{k}", size, du=du, dv=dv, vth_mant=vth, bias_mant=bias,
+                                   bias_exp=bexp, refractory=refr))
+        except (ValueError, TypeError) as e:
+            raise ArtifactError(f"population {k}: {e}", offset=at, path=r.path) from None
+    if names is not None and len(names) == len(pops) and len(set(names)) == len(names) and all(
+            isinstance(n, str) and n and n != INPUT for n in names):
+        pops = [dataclasses.replace(p, name=n) for p, n in zip(pops, names, strict=True)]
+    else:
+        names = [p.name for p in pops]
+    sizes = [p.size for p in pops]
+    conns = []
+    for k in range(n_conns):
+        at = r.pos
+        src, dst, w_exp, flags, _, nnz, code_len = r.take("<HHbBHII", f"connection {k}")
+        if dst >= n_pops or (src != SRC_INPUT and src >= n_pops):
+            raise ArtifactError(f"connection {k}: source {src} or destination {dst} unknown",
+                                offset=at, path=r.path)
+        n_src = n_inputs if src == SRC_INPUT else sizes[src]
+        n_dst = sizes[dst]
+        indptr = indices = None
+        if flags & FLAG_SPARSE:
+            indptr = r.array("<u4", n_dst + 1, f"connection {k} indptr")
+            indices = r.array("<u4", nnz, f"connection {k} indices")
+            w = r.array("i1", nnz, f"connection {k} weights")
+        else:
+            w = r.array("i1", n_dst * n_src, f"connection {k} weights").reshape(n_dst, n_src)
+        rule = None
+        if flags & FLAG_PLASTIC:
+            code = r.array("u1", code_len, f"connection {k} rule").tobytes()
+            try:
+                rule = decode_rule(code)
+            except ValueError as e:
+                raise ArtifactError(f"connection {k}: {e}", offset=at, path=r.path) from None
+        r.align()
+        try:
+            conns.append(Connection(
+                INPUT if src == SRC_INPUT else names[src], names[dst], w, w_exp,
+                bool(flags & FLAG_MIXED), indptr=indptr, indices=indices, rule=rule))
+        except (ValueError, TypeError) as e:
+            raise ArtifactError(f"connection {k}: {e}", offset=at, path=r.path) from None
+    try:
+        return Network(n_inputs, tuple(pops), tuple(conns), seed=seed)
+    except (ValueError, TypeError) as e:
+        raise ArtifactError(f"network: {e}", path=r.path) from None
+
+
+def from_bytes(data: bytes, *, path: str | None = None) -> Artifact:
+    """Parse and verify an artifact. Raises :class:`ArtifactError` on any problem."""
+    data = bytes(data)
+    if len(data) < HEADER.size:
+        raise ArtifactError(f"truncated: {len(data)} bytes, a header needs {HEADER.size}",
+                            offset=len(data), path=path)
+    magic, version, _, mlen, plen, crc, hcrc, _ = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ArtifactError(f"not an edgelearn artifact (magic {magic!r})", offset=0, path=path)
+    if zlib.crc32(data[:24]) != hcrc:
+        raise ArtifactError("header checksum mismatch (corrupt header)", offset=24, path=path)
+    if version != FORMAT_VERSION:
+        raise ArtifactError(f"format version {version} is not supported (this edgelearn "
+                            f"{__version__} reads version {FORMAT_VERSION})", offset=8, path=path)
+    end = HEADER.size + mlen + plen
+    if len(data) < end:
+        raise ArtifactError(f"truncated: header announces {end} bytes, file has {len(data)}",
+                            offset=len(data), path=path)
+    if len(data) > end:
+        raise ArtifactError(f"{len(data) - end} unexpected bytes after the payload", offset=end,
+                            path=path)
+    if zlib.crc32(data[HEADER.size:end]) != crc:
+        raise ArtifactError("checksum mismatch: the manifest or payload is corrupt",
+                            offset=HEADER.size, path=path)
+    try:
+        manifest = json.loads(data[HEADER.size:HEADER.size + mlen].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"manifest is not JSON ({e})", offset=HEADER.size, path=path) from None
+    r = _Reader(data, HEADER.size + mlen, end, path)
+    network = input_map = readout = None
+    while r.pos < end:
+        at = r.pos
+        kind, _, length = r.take("<HHI", "section header")
+        body_end = r.pos + length
+        if body_end > end:
+            raise ArtifactError(f"section {kind} runs past the payload", offset=at, path=path)
+        sub = _Reader(data, r.pos, body_end, path)
+        if kind == SEC_NETWORK:
+            pops_meta = manifest.get("network", {}).get("populations") if isinstance(
+                manifest, dict) and isinstance(manifest.get("network"), dict) else None
+            names = [p.get("name") for p in pops_meta if isinstance(p, dict)] if isinstance(
+                pops_meta, list) else None
+            network = _read_network(sub, names)
+        elif kind == SEC_INPUT_MAP:
+            w, h, pol, shift, x0, y0, _, dt = sub.take("<HHBBHHHI", "input map")
+            if pol not in (1, 2) or w < 1 or h < 1 or dt < 1 or shift > 15:
+                raise ArtifactError("input map out of range", offset=at, path=path)
+            input_map = InputMap(w, h, pol, shift, x0, y0, dt)
+        elif kind == SEC_READOUT:
+            pop, rp, rn, steps = sub.take("<HbbI", "readout")
+            readout = Readout(pop, rp, rn, steps)
+        else:
+            raise ArtifactError(f"unknown section type {kind}", offset=at, path=path)
+        r.pos = body_end
+        r.align()
+    if network is None:
+        raise ArtifactError("no network section", path=path)
+    if readout is not None and readout.population >= len(network.populations):
+        raise ArtifactError(f"readout population {readout.population} does not exist", path=path)
+    if input_map is not None and input_map.n_axons != network.n_inputs:
+        raise ArtifactError(f"input map gives {input_map.n_axons} axons but the network has "
+                            f"{network.n_inputs} inputs", path=path)
+    return Artifact(network, input_map, readout, manifest)
+
+
+def load(path: str | Path) -> Artifact:
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ArtifactError(f"{size} bytes is larger than the {MAX_BYTES}-byte limit",
+                            path=str(path))
+    return from_bytes(path.read_bytes(), path=str(path))
