@@ -99,13 +99,14 @@ def _factor(f: Factor, env: dict[str, jax.Array]) -> jax.Array:
 
 def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
            s_dst: jax.Array, r_dst: jax.Array, seed: jax.Array, t: jax.Array, conn: int,
-           mask: jax.Array | None) -> PlasticState:
+           mask: jax.Array | None, learn: jax.Array | bool = True) -> PlasticState:
     """Traces of step ``t``, then the learning epoch if ``t mod t_epoch == 0`` (spec 5.2-5.4).
 
     ``rule`` is the static structure (:func:`structure`), ``hp`` the float hyperparameters,
     ``s_src (N_src,)``/``s_dst (N_dst,)`` this step's spikes, ``r_dst (N_dst,)`` the third
     factor of the destination neurons, ``conn`` the connection's index (for PRNG streams),
-    ``mask`` the stored synapses of a sparse connection (1) or ``None`` (dense).
+    ``mask`` the stored synapses of a sparse connection (1) or ``None`` (dense); ``learn``
+    the core-wide learning switch (off: traces and epochs go on, ``w`` and ``e`` stay).
     """
     q = quantized(hp)
     n_dst, n_src = ps.w.shape[-2:]
@@ -162,8 +163,9 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
         w = jnp.where(mask > 0, w, old_w)
         e = jnp.where(mask > 0, e, ps.e)
     epoch = (t % rule.t_epoch) == 0
-    w = jnp.where(epoch, w, old_w)
-    e = jnp.where(epoch, e, ps.e)
+    apply = jnp.logical_and(epoch, jnp.asarray(learn) > 0)
+    w = jnp.where(apply, w, old_w)
+    e = jnp.where(apply, e, ps.e)
     x0 = jnp.where(epoch, 0.0, x0)
     y0 = jnp.where(epoch, 0.0, y0)
     return PlasticState(w=w, e=e, x=x, y=y, x0=x0, y0=y0)

@@ -75,15 +75,16 @@ class Params:
 
 
 @functools.partial(jax.tree_util.register_dataclass,
-                   data_fields=["u", "v", "ref", "s", "s_in", "r", "t", "seed", "plastic"],
+                   data_fields=["u", "v", "ref", "s", "s_in", "r", "t", "seed", "learn",
+                                "plastic"],
                    meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
     """Core state after step ``t``: ``u, v, ref, s, r`` are ``(n_neurons,)`` (populations
     concatenated; ``s`` the spikes of step ``t``, ``r`` the third factor), ``s_in``
     ``(n_inputs,)`` the input spikes of step ``t`` (both delivered at ``t + 1``), ``t`` int32,
-    ``seed`` uint32, ``plastic``: a :class:`PlasticState` per connection (``None`` where not
-    plastic)."""
+    ``seed`` uint32, ``learn`` the learning switch (float 1/0, spec 5.4), ``plastic``: a
+    :class:`PlasticState` per connection (``None`` where not plastic)."""
 
     u: jax.Array
     v: jax.Array
@@ -93,6 +94,7 @@ class State:
     r: jax.Array
     t: jax.Array
     seed: jax.Array
+    learn: jax.Array
     plastic: tuple[PlasticState | None, ...]
 
 
@@ -188,7 +190,20 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
                                         (None,) * len(topo.conns), strict=True))
     return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros((topo.n_inputs,), _F), r=z,
                  t=jnp.asarray(0, jnp.int32), seed=jnp.asarray(seed or 0, jnp.uint32),
-                 plastic=plastic)
+                 learn=jnp.asarray(1.0, _F), plastic=plastic)
+
+
+def reset_neurons(state: State) -> State:
+    """Clear the compartments, pending spikes and refractory counts (between samples), keeping
+    the time, the third factor, the learning switch and every plastic connection's weights,
+    tags and traces."""
+    z = jnp.zeros_like(state.u)
+    return dataclasses.replace(state, u=z, v=z, ref=z, s=z, s_in=jnp.zeros_like(state.s_in))
+
+
+def set_learning(state: State, on: bool | jax.Array) -> State:
+    """Turn the learning switch on or off (spec 5.4)."""
+    return dataclasses.replace(state, learn=jnp.asarray(on, _F) * jnp.ones_like(state.learn))
 
 
 # --------------------------------------------------------------------------- the timestep
@@ -261,12 +276,12 @@ def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
         "sat_v": sum(jnp.sum(o[4][1], dtype=jnp.int32) for o in outs),
     }
     new = State(u=u, v=v, ref=ref, s=s, s_in=jnp.asarray(s_in, _F), r=r, t=t, seed=state.seed,
-                plastic=state.plastic)
+                learn=state.learn, plastic=state.plastic)
     plastic = tuple(
         None if rule is None else plasticity.update(
             rule, cp.hyper, state.plastic[k], s_src=src_spikes(src, new),
             s_dst=src_spikes(dst, new), r_dst=r[offs[dst]:offs[dst] + topo.sizes[dst]],
-            seed=state.seed, t=t, conn=k, mask=cp.mask)
+            seed=state.seed, t=t, conn=k, mask=cp.mask, learn=state.learn)
         for k, ((src, dst, rule), cp) in enumerate(zip(topo.conns, params.conns, strict=True)))
     return dataclasses.replace(new, plastic=plastic), stats
 

@@ -153,3 +153,14 @@ def test_shipped_rules_run_in_the_twin(name):
     w = np.asarray(res.final_state.plastic[0].w)
     assert np.all(w >= r.w_min) and np.all(w <= r.w_max) and np.all(w == np.round(w))
     assert plasticity.to_hyper(twin.params_from_network(net).conns[0].hyper) == r.hyper()
+
+
+def test_learning_switch_freezes_weights_but_not_traces():
+    net = stdp_net()
+    r = np.zeros((8, 2), bool)
+    r[0, 0] = True
+    r[2, 1] = True
+    state = twin.set_learning(twin.init_state(net), False)
+    res = twin.simulate(net, state=state, inputs=r)
+    assert float(res.final_state.plastic[1].w[0, 0]) == 0  # would be 4 with learning on
+    assert float(res.final_state.plastic[1].y[0, 0]) > 0  # the post trace still moved
