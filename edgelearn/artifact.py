@@ -64,7 +64,7 @@ class ArtifactError(ValueError):
 class InputMap:
     """How address events become input axons (``docs/artifact.md``):
 
-    ``axon = ((y' * width + x') * polarities + p')`` with ``x' = (x - x0) >> shift``,
+    ``axon = (p' * height + y') * width + x'`` with ``x' = (x - x0) >> shift``,
     ``y' = (y - y0) >> shift``, ``p' = p`` if ``polarities == 2`` else 0; events outside the
     ``width x height`` window (after the shift) are dropped. One timestep lasts ``dt_us``.
     """
@@ -80,6 +80,22 @@ class InputMap:
     @property
     def n_axons(self) -> int:
         return self.width * self.height * self.polarities
+
+    def address_map(self, sensor_width: int, sensor_height: int):
+        """This map as an :class:`edgelearn.events.AddressMap` over a sensor's pixels, for
+        :func:`edgelearn.events.bin_events` (the one binning implementation)."""
+        from .events import AddressMap
+
+        ys, xs = np.mgrid[0:sensor_height, 0:sensor_width]
+        qx, qy = (xs - self.x0) >> self.shift, (ys - self.y0) >> self.shift
+        ok = (xs >= self.x0) & (ys >= self.y0) & (qx < self.width) & (qy < self.height)
+        base = np.where(ok, qy * self.width + qx, -1)
+        if self.polarities == 2:
+            on = np.where(ok, base + self.width * self.height, -1)
+            table = np.stack([base, on])
+        else:
+            table = np.stack([base, base])
+        return AddressMap(table.astype(np.int32), self.n_axons)
 
 
 @dataclasses.dataclass(frozen=True)
