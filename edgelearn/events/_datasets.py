@@ -1,0 +1,391 @@
+"""Class-indexed datasets (real folders and the generators) and N-way K-shot episodes.
+
+A *class dataset* has ``classes`` (a tuple of class keys), ``count(c)`` (samples in class
+``c``), ``get(c, i)`` (sample ``i`` of class ``c`` as a :class:`Recording`) and
+``get_many(pairs)``. The :class:`EpisodeSampler` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import pathlib
+import re
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from . import _generate as G
+from ._io import read, read_gesture_labels
+from ._transforms import AddressMap, bin_batch
+from ._types import EventFormatError, Recording
+
+_EVENT_EXT = (".aedat4", ".aedat", ".raw", ".dat", ".bin", ".bs2", ".npz", ".npy")
+
+
+class ClassDataset:
+    """Base class: subclasses provide ``classes``, ``count`` and ``get``."""
+
+    classes: tuple
+
+    def count(self, c) -> int:
+        raise NotImplementedError
+
+    def get(self, c, i: int) -> Recording:
+        raise NotImplementedError
+
+    def get_many(self, pairs: Sequence[tuple]) -> list[Recording]:
+        return [self.get(c, i) for c, i in pairs]
+
+    def __len__(self) -> int:
+        return sum(self.count(c) for c in self.classes)
+
+    def items(self) -> Iterator[tuple[object, int]]:
+        """Every ``(class, index)`` pair, class by class."""
+        for c in self.classes:
+            for i in range(self.count(c)):
+                yield c, i
+
+
+class FolderDataset(ClassDataset):
+    """Generic layout: ``root/<class>/<file>``, one recording per file, classes sorted by name
+    (numerically when every name is an integer), files sorted by name."""
+
+    def __init__(self, root, *, extensions: Sequence[str] = _EVENT_EXT):
+        self.root = pathlib.Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"dataset folder {self.root} does not exist")
+        dirs = [d for d in self.root.iterdir() if d.is_dir()]
+        names = [d.name for d in dirs]
+        key = (lambda n: (0, int(n), n)) if all(n.isdigit() for n in names) else \
+            (lambda n: (1, 0, n))
+        self.files: dict[str, list[pathlib.Path]] = {}
+        for name in sorted(names, key=key):
+            fs = sorted(p for p in (self.root / name).iterdir()
+                        if p.is_file() and p.suffix.lower() in extensions)
+            if fs:
+                self.files[name] = fs
+        self.classes = tuple(self.files)
+
+    def count(self, c) -> int:
+        return len(self.files[c])
+
+    def get(self, c, i: int) -> Recording:
+        rec = read(self.files[c][i])
+        return rec.replace(meta={**rec.meta, "label": c, "path": str(self.files[c][i])})
+
+
+class NMNISTFolder(ClassDataset):
+    """N-MNIST as SLAYER ships it: ``<id>.bs2`` (or ``.bin``) files and a label list
+    (``train1K.txt``: a header line, then ``<id> <class>`` lines). Only listed files that exist
+    are used. Classes are the digits present, ascending."""
+
+    def __init__(self, root, *, labels: str | None = None):
+        self.root = pathlib.Path(root)
+        if labels is None:
+            cands = sorted(self.root.glob("*.txt"))
+            if not cands:
+                raise FileNotFoundError(f"no label list (*.txt) in {self.root}")
+            labels = cands[0].name
+        by_class: dict[int, list[pathlib.Path]] = collections.defaultdict(list)
+        for line in (self.root / labels).read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 2 or not parts[0].isdigit():
+                continue
+            for ext in (".bs2", ".bin"):
+                p = self.root / f"{parts[0]}{ext}"
+                if p.exists():
+                    by_class[int(parts[1])].append(p)
+                    break
+        self.files = {c: sorted(v, key=lambda p: int(p.stem)) for c, v in sorted(by_class.items())}
+        self.classes = tuple(self.files)
+
+    def count(self, c) -> int:
+        return len(self.files[c])
+
+    def get(self, c, i: int) -> Recording:
+        rec = read(self.files[c][i], format="nmnist")
+        return rec.replace(meta={"label": c, "path": str(self.files[c][i])})
+
+
+class DVSGestureFolder(ClassDataset):
+    """DVS128 Gesture layout: ``userNN_<lighting>.aedat`` (AEDAT 3.1) with
+    ``userNN_<lighting>_labels.csv``; ``trials_to_train.txt`` / ``trials_to_test.txt`` list the
+    files of each split (if absent: users 1-23 train, 24-29 test, as in the dataset). A sample
+    is one labelled segment; classes are the CSV's class numbers (1-11)."""
+
+    def __init__(self, root, *, split: str = "train"):
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be train, test or all, got {split!r}")
+        self.root = pathlib.Path(root)
+        files = sorted(self.root.glob("user*.aedat"))
+        listed = {}
+        for s in ("train", "test"):
+            lf = self.root / f"trials_to_{s}.txt"
+            if lf.exists():
+                listed[s] = {ln.strip() for ln in lf.read_text().splitlines() if ln.strip()}
+
+        def in_split(p: pathlib.Path) -> bool:
+            if split == "all":
+                return True
+            if split in listed:
+                return p.name in listed[split]
+            m = re.match(r"user(\d+)", p.name)
+            user = int(m.group(1)) if m else 0
+            return (user <= 23) == (split == "train")
+
+        self.segments: dict[int, list[tuple[pathlib.Path, int, int]]] = collections.defaultdict(
+            list)
+        for p in files:
+            if not in_split(p):
+                continue
+            csv = p.with_name(p.stem + "_labels.csv")
+            if not csv.exists():
+                continue
+            for row in read_gesture_labels(csv):
+                self.segments[int(row["label"])].append(
+                    (p, int(row["t_start"]), int(row["t_end"])))
+        self.segments = dict(sorted(self.segments.items()))
+        self.classes = tuple(self.segments)
+        self._last: tuple[pathlib.Path, Recording] | None = None
+
+    def count(self, c) -> int:
+        return len(self.segments[c])
+
+    def get(self, c, i: int) -> Recording:
+        path, t0, t1 = self.segments[c][i]
+        if self._last is None or self._last[0] != path:
+            self._last = (path, read(path))
+        rec = self._last[1]
+        a, b = np.searchsorted(rec.events["t"], [t0, t1])
+        return rec.replace(events=rec.events[a:b].copy(),
+                           meta={"label": c, "path": str(path), "t_start": t0, "t_end": t1})
+
+
+class GeneratedDataset(ClassDataset):
+    """The glyph or gesture generator as a class dataset.
+
+    ``kind``: ``"glyphs"`` or ``"gestures"``; classes ``0 .. n_classes-1``; each class has
+    ``samples_per_class`` samples (any index is valid; this just bounds episode sampling).
+    Samples are deterministic in ``(seed, class, index)``, made in vectorised batches of up to
+    ``batch`` and kept in an LRU cache of ``cache_size`` recordings.
+    """
+
+    def __init__(self, kind: str = "glyphs", n_classes: int = 100, *,
+                 samples_per_class: int = 1000, seed: int = 0, config=None,
+                 cache_size: int = 4096, batch: int = 128):
+        if kind not in ("glyphs", "gestures"):
+            raise ValueError(f"kind must be glyphs or gestures, got {kind!r}")
+        if n_classes < 1 or samples_per_class < 1:
+            raise ValueError("n_classes and samples_per_class must be >= 1")
+        self.kind = kind
+        self.classes = tuple(range(int(n_classes)))
+        self.samples_per_class = int(samples_per_class)
+        self.seed = int(seed)
+        self.config = config
+        self.cache_size = int(cache_size)
+        self.batch = int(batch)
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._make = G.glyph_batch if kind == "glyphs" else G.gesture_batch
+
+    @property
+    def sensor_size(self) -> tuple[int, int]:
+        cfg = self.config or (G.GlyphConfig() if self.kind == "glyphs" else G.GestureConfig())
+        return (cfg.size, cfg.size)
+
+    def count(self, c) -> int:
+        return self.samples_per_class
+
+    def get(self, c, i: int) -> Recording:
+        return self.get_many([(c, i)])[0]
+
+    def get_many(self, pairs: Sequence[tuple]) -> list[Recording]:
+        pairs = [(int(c), int(i)) for c, i in pairs]
+        for c, _ in pairs:
+            if c not in range(len(self.classes)):
+                raise KeyError(f"class {c} not in 0..{len(self.classes) - 1}")
+        missing = list(dict.fromkeys(p for p in pairs if p not in self._cache))
+        for a in range(0, len(missing), self.batch):
+            chunk = missing[a : a + self.batch]
+            recs = self._make([c for c, _ in chunk], [i for _, i in chunk], seed=self.seed,
+                              config=self.config)
+            for key, rec in zip(chunk, recs, strict=True):
+                self._cache[key] = rec
+        out = []
+        for p in pairs:
+            rec = self._cache[p]
+            self._cache.move_to_end(p)
+            out.append(rec)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+
+def glyphs(n_classes: int = 100, **kw) -> GeneratedDataset:
+    """The generated glyphs dataset (34 x 34, N-MNIST-like); see :class:`GeneratedDataset`."""
+    return GeneratedDataset("glyphs", n_classes, **kw)
+
+
+def gestures(n_classes: int = 16, **kw) -> GeneratedDataset:
+    """The generated gestures dataset (128 x 128); see :class:`GeneratedDataset`."""
+    return GeneratedDataset("gestures", n_classes, **kw)
+
+
+def open_dataset(root) -> ClassDataset:
+    """Open a dataset folder, recognising its layout: a generated folder or any
+    ``class/file`` tree (:class:`FolderDataset`), DVS Gesture (``user*.aedat`` + CSVs, all
+    splits), or N-MNIST with a label list (:class:`NMNISTFolder`)."""
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist")
+    if any(root.glob("user*_labels.csv")):
+        return DVSGestureFolder(root, split="all")
+    if any(d.is_dir() for d in root.iterdir()):
+        return FolderDataset(root)
+    if any(root.glob("*.txt")) and (any(root.glob("*.bs2")) or any(root.glob("*.bin"))):
+        return NMNISTFolder(root)
+    raise EventFormatError(root, None, "no recognised dataset layout")
+
+
+def write_generated(root, kind: str, n_classes: int, samples_per_class: int, *, seed: int = 0,
+                    fmt: str = "npz", config=None) -> pathlib.Path:
+    """Write a generated dataset as ``root/<class>/<index>.<ext>`` plus ``dataset.json``."""
+    from ._io import write
+
+    ext = {"npz": ".npz", "evt2": ".raw", "evt3": ".raw", "aedat4": ".aedat4", "aedat3": ".aedat",
+           "nmnist": ".bin", "dat": ".dat"}.get(fmt)
+    if ext is None:
+        raise ValueError(f"unsupported dataset file format {fmt!r}")
+    root = pathlib.Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    ds = GeneratedDataset(kind, n_classes, samples_per_class=samples_per_class, seed=seed,
+                          config=config, cache_size=0)
+    for c in ds.classes:
+        (root / str(c)).mkdir(exist_ok=True)
+        recs = ds.get_many([(c, i) for i in range(samples_per_class)])
+        for i, rec in enumerate(recs):
+            write(root / str(c) / f"{i}{ext}", rec, format=fmt)
+    meta = {"kind": kind, "classes": n_classes, "samples_per_class": samples_per_class,
+            "seed": seed, "format": fmt, "sensor_size": list(ds.sensor_size),
+            "config": None if config is None else repr(config)}
+    (root / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return root
+
+
+# --------------------------------------------------------------------------- episodes
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Episode:
+    """One N-way K-shot task.
+
+    Attributes:
+        classes: the N dataset classes; episode label ``j`` is ``classes[j]``.
+        support: N*K recordings, class by class (labels 0,0,..,1,1,..).
+        support_labels: ``(N*K,)`` int64 episode labels.
+        query: N*Q recordings, shuffled.
+        query_labels: ``(N*Q,)`` int64 episode labels.
+    """
+
+    classes: tuple
+    support: list[Recording]
+    support_labels: np.ndarray
+    query: list[Recording]
+    query_labels: np.ndarray
+
+    def rasters(self, address_map: AddressMap, *, dt_us: int, n_steps: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Support and query binned to ``(N*K, T, n_axons)`` and ``(N*Q, T, n_axons)`` bool
+        arrays (each sample's step 0 at its first event)."""
+        return (bin_batch(self.support, address_map, dt_us=dt_us, n_steps=n_steps),
+                bin_batch(self.query, address_map, dt_us=dt_us, n_steps=n_steps))
+
+
+_SPLITS = ("train", "val", "test")
+
+
+class EpisodeSampler:
+    """N-way K-shot episodes with disjoint meta-train / meta-val / meta-test classes.
+
+    Args:
+        dataset: a class dataset.
+        n_way, k_shot, n_query: classes per episode, support and query samples per class.
+        splits: class fractions ``(train, val, test)`` (classes shuffled by ``seed`` then cut
+            in that order), or a dict ``{"train": [...], "val": [...], "test": [...]}`` of
+            explicit class lists (must be disjoint).
+        seed: everything (the class split, every episode) is a function of it.
+
+    ``episode(split, index)`` is deterministic in ``(seed, split, index)``; within an episode
+    the N classes and each class's K + Q samples are distinct.
+    """
+
+    def __init__(self, dataset: ClassDataset, *, n_way: int, k_shot: int, n_query: int = 1,
+                 splits=(0.6, 0.2, 0.2), seed: int = 0):
+        if n_way < 1 or k_shot < 1 or n_query < 0:
+            raise ValueError(f"need n_way >= 1, k_shot >= 1, n_query >= 0; got {n_way}, "
+                             f"{k_shot}, {n_query}")
+        self.dataset = dataset
+        self.n_way, self.k_shot, self.n_query = int(n_way), int(k_shot), int(n_query)
+        self.seed = int(seed)
+        classes = list(dataset.classes)
+        if isinstance(splits, dict):
+            parts = {s: list(splits.get(s, [])) for s in _SPLITS}
+            seen: set = set()
+            for s in _SPLITS:
+                unknown = [c for c in parts[s] if c not in classes]
+                if unknown:
+                    raise ValueError(f"split {s!r} names classes not in the dataset: {unknown}")
+                if seen & set(parts[s]):
+                    raise ValueError(f"split {s!r} shares classes with another split")
+                seen |= set(parts[s])
+        else:
+            fr = np.asarray(splits, dtype=np.float64)
+            if fr.shape != (3,) or (fr < 0).any() or fr.sum() <= 0:
+                raise ValueError(f"splits must be 3 non-negative fractions, got {splits!r}")
+            order = np.random.default_rng([self.seed, 0x5E]).permutation(len(classes))
+            cuts = np.round(np.cumsum(fr / fr.sum()) * len(classes)).astype(int)
+            bounds = [0, *cuts]
+            parts = {s: [classes[j] for j in order[bounds[k] : bounds[k + 1]]]
+                     for k, s in enumerate(_SPLITS)}
+        self.split_classes = {s: tuple(parts[s]) for s in _SPLITS}
+        need = self.k_shot + self.n_query
+        for s in _SPLITS:
+            small = [c for c in self.split_classes[s] if dataset.count(c) < need]
+            if small:
+                raise ValueError(f"classes {small[:5]} of split {s!r} have fewer than "
+                                 f"k_shot + n_query = {need} samples")
+
+    def available(self, split: str) -> bool:
+        """Whether ``split`` has at least ``n_way`` classes."""
+        return len(self.split_classes[split]) >= self.n_way
+
+    def episode(self, split: str, index: int) -> Episode:
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+        pool = self.split_classes[split]
+        if len(pool) < self.n_way:
+            raise ValueError(f"split {split!r} has {len(pool)} classes, fewer than "
+                             f"n_way = {self.n_way}")
+        rng = np.random.default_rng([self.seed, _SPLITS.index(split), int(index)])
+        chosen = [pool[j] for j in rng.choice(len(pool), self.n_way, replace=False)]
+        need = self.k_shot + self.n_query
+        sup, qry = [], []
+        for c in chosen:
+            idx = rng.choice(self.dataset.count(c), need, replace=False)
+            sup += [(c, int(i)) for i in idx[: self.k_shot]]
+            qry += [(c, int(i)) for i in idx[self.k_shot :]]
+        recs = self.dataset.get_many(sup + qry)
+        s_lab = np.repeat(np.arange(self.n_way), self.k_shot)
+        q_lab = np.repeat(np.arange(self.n_way), self.n_query)
+        perm = rng.permutation(len(qry))
+        q_recs = recs[len(sup):]
+        return Episode(tuple(chosen), recs[: len(sup)], s_lab,
+                       [q_recs[j] for j in perm], q_lab[perm])
+
+    def episodes(self, split: str, start: int = 0) -> Iterator[Episode]:
+        """Episodes ``start, start+1, ...`` of a split (endless)."""
+        i = start
+        while True:
+            yield self.episode(split, i)
+            i += 1
