@@ -388,7 +388,11 @@ def encode_frame(msg_type: int, seq: int, payload: bytes = b"", *, version: int 
     """
     if len(payload) > MAX_PAYLOAD:
         raise FieldRangeError(f"payload of {len(payload)} bytes exceeds MAX_PAYLOAD {MAX_PAYLOAD}")
-    for name, value, hi in (("version", version, 0xFF), ("type", msg_type, 0xFF), ("seq", seq, 0xFFFF)):
+    for name, value, hi in (
+        ("version", version, 0xFF),
+        ("type", msg_type, 0xFF),
+        ("seq", seq, 0xFFFF),
+    ):
         if not 0 <= value <= hi:
             raise FieldRangeError(f"{name} {value} outside 0 .. {hi}")
     raw = struct.pack("<BBHH", version, msg_type, seq, len(payload)) + bytes(payload)
@@ -397,7 +401,7 @@ def encode_frame(msg_type: int, seq: int, payload: bytes = b"", *, version: int 
 
 
 def check_len(msg_type: int, length: int) -> None:
-    """Raise unless ``length`` is an allowed payload length of ``msg_type`` (C: el_msg_check_len)."""
+    """Raise unless ``length`` is an allowed payload size for ``msg_type`` (C: el_msg_check_len)."""
     rule = LEN_RULES.get(msg_type)
     if rule is None:
         raise UnknownTypeError(f"unknown message type 0x{msg_type:02x}")
@@ -560,10 +564,6 @@ class Message:
             else:
                 out.append(int(value))
         return out
-
-
-def _u(bits: int) -> tuple[int, int]:
-    return (0, (1 << bits) - 1)
 
 
 @dataclass(frozen=True)
@@ -786,7 +786,7 @@ class Events(_Listed):
         return tuple(tuple(e) for e in self.events)
 
     def _check_items(self, items: Sequence[tuple[int, ...]]) -> None:
-        for a, b in zip(items, items[1:]):
+        for a, b in zip(items, items[1:], strict=False):
             if b[0] < a[0]:
                 raise FieldRangeError(f"Events: timestamp {b[0]} after {a[0]} (must not decrease)")
 
@@ -882,7 +882,8 @@ class Read(Message):
     offset: int = 0
     count: int = 1
     _LAYOUT: ClassVar = (
-        ("what", "B"), ("flags", "B"), ("index", "H"), ("offset", "I"), ("count", "H"), ("_r0", "H"),
+        ("what", "B"), ("flags", "B"), ("index", "H"), ("offset", "I"), ("count", "H"),
+        ("_r0", "H"),
     )  # fmt: skip
     _RANGES: ClassVar = {"what": (READ_SPIKES, READ_WEIGHTS), "count": (1, 0xFFFF)}
 
