@@ -143,10 +143,11 @@ class Evt3Decoder(Decoder):
     ======  ============  ==================================================================
 
     The timestamp of an event is ``overflow * 2**24 + high * 4096 + low`` with the most recent
-    TIME_HIGH and TIME_LOW words (a TIME_HIGH resets low to 0), so it always lies inside the 4096-us window its TIME_HIGH word
-    allows; a TIME_LOW that steps back in time is held at the latest time (as faery and evlib
-    do), so timestamps never decrease. A TIME_HIGH more than half its range (2048) below the previous one is a wrap of the
-    24-bit counter and adds 2**24 us. Events before the first TIME_HIGH or ADDR_Y have no time
+    TIME_HIGH and TIME_LOW words (a TIME_HIGH resets low to 0), so it always lies inside the
+    4096-us window its TIME_HIGH word allows; a TIME_LOW that steps back in time is held at the
+    latest time (as faery and evlib do), so timestamps never decrease. A TIME_HIGH more than
+    half its range (2048) below the previous one is a wrap of the 24-bit counter and adds
+    2**24 us. Events before the first TIME_HIGH or ADDR_Y have no time
     base or row and are skipped (``skipped``). Other types (0x1, 0x7, 0x9, 0xB-0xD) are errors.
     """
 

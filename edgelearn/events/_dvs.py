@@ -41,6 +41,9 @@ class DVSParams:
         shot_noise_hz: rate of random noise events per pixel, Hz; 0 disables.
         eps: offset in ``ln(I + eps)``; intensities are in [0, 1].
         max_events_per_step: cap on events one pixel can emit between two frames.
+        reference_jitter: the first frame sets each pixel's reference at a uniformly random
+            point of this fraction of its non-firing band ``(L - C_on, L + C_off)``; 0 starts
+            every reference exactly at ``L``.
     """
 
     threshold_on: float = 0.25
@@ -52,6 +55,7 @@ class DVSParams:
     shot_noise_hz: float = 0.1
     eps: float = 1e-2
     max_events_per_step: int = 64
+    reference_jitter: float = 1.0
 
     def __post_init__(self):
         for name in ("threshold_on", "threshold_off"):
@@ -63,6 +67,8 @@ class DVSParams:
                 raise ValueError(f"DVSParams.{name} must be >= 0, got {getattr(self, name)}")
         if not self.eps > 0:
             raise ValueError(f"DVSParams.eps must be > 0, got {self.eps}")
+        if not 0 <= self.reference_jitter <= 1:
+            raise ValueError("DVSParams.reference_jitter must be in [0, 1]")
         if self.max_events_per_step < 1:
             raise ValueError("DVSParams.max_events_per_step must be >= 1")
 
@@ -117,8 +123,11 @@ class DVSSimulator:
             raise ValueError(f"frame shape {frame.shape} != simulator shape {self.shape}")
         L = np.log(np.maximum(frame.reshape(-1), 0.0) + pr.eps).astype(np.float64)
         if self.ref is None:
-            # the reference starts anywhere in the non-firing band -C_off < L - R < C_on
-            self.ref = L + self.c_off - self.leak_phase * (self.c_on + self.c_off)
+            # the reference starts anywhere in (a fraction of) the non-firing band
+            # -C_off < L - R < C_on, so recordings do not all start in step
+            u = (self.leak_phase - 0.5) * pr.reference_jitter + 0.5
+            self.ref = L + (1 - u) * self.c_off * pr.reference_jitter \
+                - u * self.c_on * pr.reference_jitter
             self.prev_l, self.t_prev = L, int(t_us)
             return _empty3()
         t_us = int(t_us)
