@@ -27,8 +27,16 @@ def _small(tmp_path) -> pathlib.Path:
 def test_info_prints_json(tmp_path, capsys):
     assert main(["events", "info", str(_small(tmp_path))]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info == {"format": "evt3", "events": 4, "width": 4, "height": 3, "t_first": 5,
-                    "t_last": 2500, "on": 3, "off": 1}
+    assert info == {
+        "format": "evt3",
+        "events": 4,
+        "width": 4,
+        "height": 3,
+        "t_first": 5,
+        "t_last": 2500,
+        "on": 3,
+        "off": 1,
+    }
 
 
 @needs_data
@@ -54,8 +62,10 @@ def test_convert_round_trip_and_rebase(tmp_path, capsys):
     for out in ("a.npz", "a.aedat4", "a.aedat", "a.dat"):
         assert main(["events", "convert", str(src), str(tmp_path / out)]) == 0
         assert np.array_equal(E.read(tmp_path / out).events, E.read(src).events)
-    assert main(["events", "convert", "--rebase", "--to", "evt2", str(src),
-                 str(tmp_path / "b.raw")]) == 0
+    assert (
+        main(["events", "convert", "--rebase", "--to", "evt2", str(src), str(tmp_path / "b.raw")])
+        == 0
+    )
     assert E.read(tmp_path / "b.raw").events["t"].tolist() == [0, 5, 1995, 2495]
 
 
@@ -67,8 +77,23 @@ def test_show_writes_png(tmp_path, capsys):
 
 def test_generate_writes_a_dataset_folder(tmp_path, capsys):
     out = tmp_path / "ds"
-    assert main(["events", "generate", "glyphs", str(out), "--classes", "2", "--samples", "2",
-                 "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "events",
+                "generate",
+                "glyphs",
+                str(out),
+                "--classes",
+                "2",
+                "--samples",
+                "2",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["kind"] == "glyphs" and meta["classes"] == 2
     ds = E.open_dataset(out)
@@ -77,10 +102,17 @@ def test_generate_writes_a_dataset_folder(tmp_path, capsys):
 
 
 def test_events_subcommand_imports_no_jax(tmp_path):
-    code = ("import sys; from edgelearn.cli import main; "
-            f"rc = main(['events', 'info', {str(_small(tmp_path))!r}]); "
-            "assert 'jax' not in sys.modules, 'jax imported'; sys.exit(rc)")
+    code = (
+        "import sys; from edgelearn.cli import main; "
+        f"rc = main(['events', 'info', {str(_small(tmp_path))!r}]); "
+        "assert 'jax' not in sys.modules, 'jax imported'; sys.exit(rc)"
+    )
     root = pathlib.Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr

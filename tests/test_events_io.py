@@ -19,15 +19,42 @@ needs_data = pytest.mark.skipif(
 
 # (file, format, events, width, height, t_first, t_last, x range, y range) from each PROVENANCE.md
 REAL = [
-    ("tonic/sample.aedat4", "aedat4", 111_954, 320, 240, 1605537493718345, 1605537494308262,
-     (0, 319), (0, 239)),
+    (
+        "tonic/sample.aedat4",
+        "aedat4",
+        111_954,
+        320,
+        240,
+        1605537493718345,
+        1605537494308262,
+        (0, 319),
+        (0, 239),
+    ),
     ("tonic/sample_nmnist.bin", "nmnist", 4_325, 34, 34, 654, 311175, (0, 33), (0, 33)),
     ("tonic/sample_ncars.dat", "dat", 2_009, 78, 42, 0, 99952, (0, 77), (0, 41)),
     ("faery/evt2.raw", "evt2", 521_252, 640, 480, 913716224, 913812095, (0, 639), (0, 479)),
-    ("expelliarmus/evt2_sample.raw", "evt2", 539_481, 640, 480, 1317888, 1367888, (60, 599),
-     (18, 475)),
-    ("expelliarmus/evt3_sample.raw", "evt3", 219_596, 1280, 720, 11718656, 11727467, (0, 1279),
-     (0, 719)),
+    (
+        "expelliarmus/evt2_sample.raw",
+        "evt2",
+        539_481,
+        640,
+        480,
+        1317888,
+        1367888,
+        (60, 599),
+        (18, 475),
+    ),
+    (
+        "expelliarmus/evt3_sample.raw",
+        "evt3",
+        219_596,
+        1280,
+        720,
+        11718656,
+        11727467,
+        (0, 1279),
+        (0, 719),
+    ),
 ]
 
 
@@ -57,8 +84,9 @@ def test_evt3_timestamps_stay_inside_their_time_high_window():
 
 def _slayer_table():
     text = (DATA / "slayer-nmnist" / "PROVENANCE.md").read_text()
-    rows = re.findall(r"^\| `(\d+)\.bs2` \|[^|]*\|[^|]*\| (\d) \| \d+ \| (\d+) \| ([0-9.]+) \|",
-                      text, re.M)
+    rows = re.findall(
+        r"^\| `(\d+)\.bs2` \|[^|]*\|[^|]*\| (\d) \| \d+ \| (\d+) \| ([0-9.]+) \|", text, re.M
+    )
     return [(int(i), int(c), int(n), float(d)) for i, c, n, d in rows]
 
 
@@ -67,8 +95,10 @@ def test_slayer_nmnist_samples_match_provenance():
     table = _slayer_table()
     assert len(table) == 50
     labels = dict(
-        (int(a), int(b)) for a, b in (
-            line.split() for line in (DATA / "slayer-nmnist/train1K.txt").read_text().splitlines()
+        (int(a), int(b))
+        for a, b in (
+            line.split()
+            for line in (DATA / "slayer-nmnist/train1K.txt").read_text().splitlines()
             if line and not line.startswith("#")
         )
     )
@@ -134,8 +164,9 @@ def recordings(draw, fmt, wmax, hmax):
 
 @pytest.mark.parametrize("fmt,ext,wmax,hmax", WRITERS, ids=[f"{w[0]}-{w[2]}" for w in WRITERS])
 def test_write_then_read_is_lossless(tmp_path, fmt, ext, wmax, hmax):
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(recordings(fmt, wmax, hmax))
     def check(rec):
         path = tmp_path / f"rec{ext}"
@@ -156,8 +187,15 @@ def test_npy_round_trip_keeps_events(tmp_path):
 
 
 @needs_data
-@pytest.mark.parametrize("name", ["tonic/sample.aedat4", "expelliarmus/evt3_sample.raw",
-                                  "faery/evt2.raw", "tonic/sample_ncars.dat"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tonic/sample.aedat4",
+        "expelliarmus/evt3_sample.raw",
+        "faery/evt2.raw",
+        "tonic/sample_ncars.dat",
+    ],
+)
 def test_real_recording_survives_conversion(tmp_path, name):
     rec = E.read(DATA / name)
     rebased = rec.replace(events=rec.events.copy())
@@ -190,13 +228,25 @@ def test_writers_reject_what_the_format_cannot_hold(tmp_path):
 def _own_files(tmp_path):
     rng = np.random.default_rng(7)
     n = 200
-    ev = E.make_events(np.sort(rng.integers(0, 1 << 22, n)), rng.integers(0, 128, n),
-                       rng.integers(0, 128, n), rng.integers(0, 2, n))
+    ev = E.make_events(
+        np.sort(rng.integers(0, 1 << 22, n)),
+        rng.integers(0, 128, n),
+        rng.integers(0, 128, n),
+        rng.integers(0, 2, n),
+    )
     rec = E.Recording(ev, 128, 128)
     out = {}
-    for fmt, ext in [("aedat3", ".aedat"), ("aedat2", ".aedat"), ("aedat4", ".aedat4"),
-                     ("npz", ".npz"), ("npy", ".npy"), ("evt3", ".raw"), ("evt2", ".raw"),
-                     ("dat", ".dat"), ("nmnist", ".bin")]:
+    for fmt, ext in [
+        ("aedat3", ".aedat"),
+        ("aedat2", ".aedat"),
+        ("aedat4", ".aedat4"),
+        ("npz", ".npz"),
+        ("npy", ".npy"),
+        ("evt3", ".raw"),
+        ("evt2", ".raw"),
+        ("dat", ".dat"),
+        ("nmnist", ".bin"),
+    ]:
         p = tmp_path / f"own_{fmt}{ext}"
         E.write(p, rec.replace(events=ev) if fmt != "nmnist" else rec, format=fmt)
         out[fmt] = p.read_bytes()
@@ -204,9 +254,23 @@ def _own_files(tmp_path):
 
 
 def _sources(tmp_path):
-    src = {k: (v, {"aedat2": ".aedat", "aedat3": ".aedat", "aedat4": ".aedat4", "npz": ".npz",
-                   "npy": ".npy", "evt3": ".raw", "evt2": ".raw", "dat": ".dat",
-                   "nmnist": ".bin"}[k]) for k, v in _own_files(tmp_path).items()}
+    src = {
+        k: (
+            v,
+            {
+                "aedat2": ".aedat",
+                "aedat3": ".aedat",
+                "aedat4": ".aedat4",
+                "npz": ".npz",
+                "npy": ".npy",
+                "evt3": ".raw",
+                "evt2": ".raw",
+                "dat": ".dat",
+                "nmnist": ".bin",
+            }[k],
+        )
+        for k, v in _own_files(tmp_path).items()
+    }
     if DATA.is_dir():
         src["real_aedat4"] = ((DATA / "tonic/sample.aedat4").read_bytes(), ".aedat4")
         src["real_evt3"] = ((DATA / "expelliarmus/evt3_sample.raw").read_bytes()[:60_000], ".raw")
@@ -233,8 +297,9 @@ def sources(tmp_path_factory):
     return _sources(tmp_path_factory.mktemp("src"))
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_damaged_files_raise_only_the_documented_error(tmp_path, sources, data):
     name = data.draw(st.sampled_from(sorted(sources)))
@@ -299,8 +364,17 @@ def test_wrong_magic_and_unknown_words(tmp_path):
 def test_evt3_vectors_and_time_wrap(tmp_path):
     # hand-made stream: y=5, t=4096*4095+10, vector base x=100 pol 1, VECT_12 bits 0 and 11,
     # VECT_8 bit 1 -> x=100, 111, 113; then TIME_HIGH wraps to 0 (+2**24 us): ADDR_X x=7 pol 0
-    words = [0x8FFF, 0x6000 | 10, 0x0005, 0x3000 | (1 << 11) | 100, 0x4000 | 0x801, 0x5002,
-             0x8000, 0x6003, 0x2007]
+    words = [
+        0x8FFF,
+        0x6000 | 10,
+        0x0005,
+        0x3000 | (1 << 11) | 100,
+        0x4000 | 0x801,
+        0x5002,
+        0x8000,
+        0x6003,
+        0x2007,
+    ]
     p = tmp_path / "v.raw"
     p.write_bytes(b"% evt 3.0\n% geometry 200x10\n% end\n" + np.array(words, "<u2").tobytes())
     ev = E.read(p).events
@@ -316,7 +390,8 @@ def test_aedat3_dvs_gesture_labels(tmp_path):
     ev = E.make_events(t, np.arange(n) % 128, (np.arange(n) // 128) % 128, np.arange(n) % 2)
     E.write(tmp_path / "user01_fluorescent.aedat", E.Recording(ev, 128, 128))
     (tmp_path / "user01_fluorescent_labels.csv").write_text(
-        "class,startTime_usec,endTime_usec\n1,100000,900000\n3,1000000,2500000\n")
+        "class,startTime_usec,endTime_usec\n1,100000,900000\n3,1000000,2500000\n"
+    )
     rec = E.read(tmp_path / "user01_fluorescent.aedat")
     assert rec.sensor_size == (128, 128) and rec.format == "aedat3"
     labels = E.read_gesture_labels(tmp_path / "user01_fluorescent_labels.csv")

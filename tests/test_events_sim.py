@@ -14,8 +14,9 @@ needs_data = pytest.mark.skipif(
     not DATA.is_dir(), reason=f"real recordings not found at {DATA} (../shared/data is absent)"
 )
 
-QUIET = E.DVSParams(threshold_sigma=0.0, leak_hz=0.0, shot_noise_hz=0.0, refractory_us=0.0,
-                    reference_jitter=0.0)
+QUIET = E.DVSParams(
+    threshold_sigma=0.0, leak_hz=0.0, shot_noise_hz=0.0, refractory_us=0.0, reference_jitter=0.0
+)
 
 
 def test_ramp_gives_floor_of_log_contrast_over_threshold_events():
@@ -33,9 +34,17 @@ def test_ramp_gives_floor_of_log_contrast_over_threshold_events():
 def test_refractory_period_drops_close_events():
     frames = np.linspace(0.1, 1.0, 11)[:, None, None]
     free = E.simulate(frames, np.arange(11) * 100, QUIET).events["t"]
-    dead = E.simulate(frames, np.arange(11) * 100,
-                      E.DVSParams(threshold_sigma=0.0, leak_hz=0.0, shot_noise_hz=0.0,
-                                  refractory_us=150.0, reference_jitter=0.0)).events["t"]
+    dead = E.simulate(
+        frames,
+        np.arange(11) * 100,
+        E.DVSParams(
+            threshold_sigma=0.0,
+            leak_hz=0.0,
+            shot_noise_hz=0.0,
+            refractory_us=150.0,
+            reference_jitter=0.0,
+        ),
+    ).events["t"]
     assert len(dead) < len(free)
     assert np.all(np.diff(dead) >= 150)
     assert set(dead) <= set(free)
@@ -54,9 +63,11 @@ def test_leak_and_shot_noise_rates():
 
 def test_threshold_mismatch_spreads_counts():
     frames = np.linspace(0.1, 1.0, 11)[:, None, None] * np.ones((1, 16, 16))
-    rec = E.simulate(frames, np.arange(11) * 100,
-                     E.DVSParams(threshold_sigma=0.2, leak_hz=0.0, shot_noise_hz=0.0,
-                                 refractory_us=0.0))
+    rec = E.simulate(
+        frames,
+        np.arange(11) * 100,
+        E.DVSParams(threshold_sigma=0.2, leak_hz=0.0, shot_noise_hz=0.0, refractory_us=0.0),
+    )
     per_pixel = np.bincount(rec.events["y"].astype(int) * 16 + rec.events["x"], minlength=256)
     assert per_pixel.min() < per_pixel.max()
 
@@ -120,20 +131,23 @@ def test_gestures_are_128_and_move_along_their_class_path():
 def test_generated_dataset_and_episodes_reproducible_and_disjoint():
     ds = E.glyphs(30, samples_per_class=20, seed=1)
     s1 = E.EpisodeSampler(ds, n_way=3, k_shot=2, n_query=2, seed=5)
-    s2 = E.EpisodeSampler(E.glyphs(30, samples_per_class=20, seed=1), n_way=3, k_shot=2,
-                          n_query=2, seed=5)
+    s2 = E.EpisodeSampler(
+        E.glyphs(30, samples_per_class=20, seed=1), n_way=3, k_shot=2, n_query=2, seed=5
+    )
     tr, va, te = (set(s1.split_classes[k]) for k in ("train", "val", "test"))
     assert not (tr & va or tr & te or va & te) and len(tr | va | te) == 30
     e1, e2 = s1.episode("train", 4), s2.episode("train", 4)
     assert e1.classes == e2.classes and set(e1.classes) <= tr
     assert np.array_equal(e1.query_labels, e2.query_labels)
-    assert all(np.array_equal(a.events, b.events) for a, b in zip(e1.query, e2.query,
-                                                                   strict=True))
+    assert all(np.array_equal(a.events, b.events) for a, b in zip(e1.query, e2.query, strict=True))
     assert e1.support_labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert sorted(e1.query_labels.tolist()) == [0, 0, 1, 1, 2, 2]
     for j, c in enumerate(e1.classes):
-        assert all(r.meta["label"] == c for r, lab in zip(e1.support, e1.support_labels,
-                                                          strict=True) if lab == j)
+        assert all(
+            r.meta["label"] == c
+            for r, lab in zip(e1.support, e1.support_labels, strict=True)
+            if lab == j
+        )
     # support and query samples of a class are distinct
     keys = [(r.meta["label"], r.meta["index"]) for r in e1.support + e1.query]
     assert len(set(keys)) == len(keys)
@@ -146,8 +160,9 @@ def test_episode_sampler_validation():
     ds = E.glyphs(6, samples_per_class=3)
     with pytest.raises(ValueError, match="fewer than"):
         E.EpisodeSampler(ds, n_way=2, k_shot=2, n_query=2)
-    s = E.EpisodeSampler(ds, n_way=2, k_shot=1, n_query=1,
-                         splits={"train": [0, 1, 2], "val": [3], "test": [4, 5]})
+    s = E.EpisodeSampler(
+        ds, n_way=2, k_shot=1, n_query=1, splits={"train": [0, 1, 2], "val": [3], "test": [4, 5]}
+    )
     assert not s.available("val")
     with pytest.raises(ValueError, match="fewer than n_way"):
         s.episode("val", 0)
@@ -160,8 +175,13 @@ def test_nmnist_folder_dataset_and_episodes():
     ds = E.NMNISTFolder(DATA / "slayer-nmnist")
     assert ds.classes == tuple(range(10)) and all(ds.count(c) == 5 for c in ds.classes)
     assert ds.get(5, 0).meta["path"].endswith("/1.bs2")  # sample 1 is a 5
-    s = E.EpisodeSampler(ds, n_way=5, k_shot=1, n_query=2,
-                         splits={"train": list(range(5)), "val": [], "test": list(range(5, 10))})
+    s = E.EpisodeSampler(
+        ds,
+        n_way=5,
+        k_shot=1,
+        n_query=2,
+        splits={"train": list(range(5)), "val": [], "test": list(range(5, 10))},
+    )
     ep = s.episode("test", 0)
     assert set(ep.classes) == set(range(5, 10)) and len(ep.query) == 10
     assert E.open_dataset(DATA / "slayer-nmnist").classes == ds.classes
@@ -179,7 +199,8 @@ def test_folder_and_dvs_gesture_layouts(tmp_path):
     for user in (1, 24):
         E.write(tmp_path / "g" / f"user{user:02d}_led.aedat", E.Recording(ev, 128, 128))
         (tmp_path / "g" / f"user{user:02d}_led_labels.csv").write_text(
-            "class,startTime_usec,endTime_usec\n2,0,500000\n5,600000,1900000\n")
+            "class,startTime_usec,endTime_usec\n2,0,500000\n5,600000,1900000\n"
+        )
     train = E.DVSGestureFolder(tmp_path / "g", split="train")
     test = E.DVSGestureFolder(tmp_path / "g", split="test")
     assert train.classes == (2, 5) and train.count(2) == 1 and test.count(5) == 1

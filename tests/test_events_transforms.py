@@ -12,8 +12,14 @@ from edgelearn import events as E
 
 def _rec():
     #            t    x  y  p
-    rows = [(0, 1, 1, 1), (10, 2, 1, 0), (20, 5, 5, 1), (1000, 2, 2, 1), (1500, 9, 0, 0),
-            (1510, 8, 1, 1)]
+    rows = [
+        (0, 1, 1, 1),
+        (10, 2, 1, 0),
+        (20, 5, 5, 1),
+        (1000, 2, 2, 1),
+        (1500, 9, 0, 0),
+        (1510, 8, 1, 1),
+    ]
     t, x, y, p = zip(*rows, strict=True)
     return E.Recording(E.make_events(t, x, y, p), 10, 6)
 
@@ -50,8 +56,9 @@ def test_denoise_keeps_supported_events_only():
     # a big isolated-noise field: most noise goes, a moving edge stays
     rng = np.random.default_rng(0)
     n = 2000
-    noise = E.make_events(np.sort(rng.integers(0, 1_000_000, n)), rng.integers(0, 64, n),
-                          rng.integers(0, 64, n), 1)
+    noise = E.make_events(
+        np.sort(rng.integers(0, 1_000_000, n)), rng.integers(0, 64, n), rng.integers(0, 64, n), 1
+    )
     edge_t = np.repeat(np.arange(0, 64) * 1000, 64)
     edge = E.make_events(edge_t, np.repeat(np.arange(64), 64), np.tile(np.arange(64), 64), 1)
     ev = np.concatenate([noise, edge])
@@ -67,14 +74,21 @@ def test_address_map_dense_and_binning_exact():
     assert am.n_axons == 120
     raster = E.bin_events(_rec(), am, dt_us=500)
     assert raster.shape == (4, 120) and raster.dtype == bool
-    expect = {(0, 60 + 1 * 10 + 1), (0, 1 * 10 + 2), (0, 60 + 5 * 10 + 5), (2, 60 + 2 * 10 + 2),
-              (3, 0 * 10 + 9), (3, 60 + 1 * 10 + 8)}
+    expect = {
+        (0, 60 + 1 * 10 + 1),
+        (0, 1 * 10 + 2),
+        (0, 60 + 5 * 10 + 5),
+        (2, 60 + 2 * 10 + 2),
+        (3, 0 * 10 + 9),
+        (3, 60 + 1 * 10 + 8),
+    }
     assert set(zip(*np.nonzero(raster), strict=True)) == expect
     # fixed window: t0 and n_steps drop what falls outside
     r2 = E.bin_events(_rec(), am, dt_us=500, t0=500, n_steps=2)
     assert r2.shape == (2, 120) and r2.sum() == 1
-    counts = E.bin_events(_rec(), E.AddressMap.dense(10, 6, polarity="merge"), dt_us=2000,
-                          counts=True)
+    counts = E.bin_events(
+        _rec(), E.AddressMap.dense(10, 6, polarity="merge"), dt_us=2000, counts=True
+    )
     assert counts.shape == (1, 60) and counts.sum() == 6
 
 
@@ -119,12 +133,17 @@ def test_paced_source_real_time_schedule():
 def test_paced_source_streams_a_file_in_chunks(tmp_path):
     rng = np.random.default_rng(1)
     n = 20_000
-    ev = E.make_events(np.sort(rng.integers(0, 2_000_000, n)), rng.integers(0, 64, n),
-                       rng.integers(0, 48, n), rng.integers(0, 2, n))
+    ev = E.make_events(
+        np.sort(rng.integers(0, 2_000_000, n)),
+        rng.integers(0, 64, n),
+        rng.integers(0, 48, n),
+        rng.integers(0, 2, n),
+    )
     E.write(tmp_path / "r.raw", E.Recording(ev, 64, 48))
     clock = E.ManualClock()
-    src = E.PacedSource(tmp_path / "r.raw", speed=10.0, slice_us=100_000, clock=clock,
-                        chunk_bytes=4096)
+    src = E.PacedSource(
+        tmp_path / "r.raw", speed=10.0, slice_us=100_000, clock=clock, chunk_bytes=4096
+    )
     assert (src.width, src.height) == (64, 48)
     parts = list(src)
     assert np.array_equal(np.concatenate(parts), ev)

@@ -58,12 +58,16 @@ class FolderDataset(ClassDataset):
             raise FileNotFoundError(f"dataset folder {self.root} does not exist")
         dirs = [d for d in self.root.iterdir() if d.is_dir()]
         names = [d.name for d in dirs]
-        key = (lambda n: (0, int(n), n)) if all(n.isdigit() for n in names) else \
-            (lambda n: (1, 0, n))
+        key = (
+            (lambda n: (0, int(n), n)) if all(n.isdigit() for n in names) else (lambda n: (1, 0, n))
+        )
         self.files: dict[str, list[pathlib.Path]] = {}
         for name in sorted(names, key=key):
-            fs = sorted(p for p in (self.root / name).iterdir()
-                        if p.is_file() and p.suffix.lower() in extensions)
+            fs = sorted(
+                p
+                for p in (self.root / name).iterdir()
+                if p.is_file() and p.suffix.lower() in extensions
+            )
             if fs:
                 self.files[name] = fs
         self.classes = tuple(self.files)
@@ -136,7 +140,8 @@ class DVSGestureFolder(ClassDataset):
             return (user <= 23) == (split == "train")
 
         self.segments: dict[int, list[tuple[pathlib.Path, int, int]]] = collections.defaultdict(
-            list)
+            list
+        )
         for p in files:
             if not in_split(p):
                 continue
@@ -144,8 +149,7 @@ class DVSGestureFolder(ClassDataset):
             if not csv.exists():
                 continue
             for row in read_gesture_labels(csv):
-                self.segments[int(row["label"])].append(
-                    (p, int(row["t_start"]), int(row["t_end"])))
+                self.segments[int(row["label"])].append((p, int(row["t_start"]), int(row["t_end"])))
         self.segments = dict(sorted(self.segments.items()))
         self.classes = tuple(self.segments)
         self._last: tuple[pathlib.Path, Recording] | None = None
@@ -159,8 +163,10 @@ class DVSGestureFolder(ClassDataset):
             self._last = (path, read(path))
         rec = self._last[1]
         a, b = np.searchsorted(rec.events["t"], [t0, t1])
-        return rec.replace(events=rec.events[a:b].copy(),
-                           meta={"label": c, "path": str(path), "t_start": t0, "t_end": t1})
+        return rec.replace(
+            events=rec.events[a:b].copy(),
+            meta={"label": c, "path": str(path), "t_start": t0, "t_end": t1},
+        )
 
 
 class GeneratedDataset(ClassDataset):
@@ -172,9 +178,17 @@ class GeneratedDataset(ClassDataset):
     ``batch`` and kept in an LRU cache of ``cache_size`` recordings.
     """
 
-    def __init__(self, kind: str = "glyphs", n_classes: int = 100, *,
-                 samples_per_class: int = 1000, seed: int = 0, config=None,
-                 cache_size: int = 4096, batch: int = 128):
+    def __init__(
+        self,
+        kind: str = "glyphs",
+        n_classes: int = 100,
+        *,
+        samples_per_class: int = 1000,
+        seed: int = 0,
+        config=None,
+        cache_size: int = 4096,
+        batch: int = 128,
+    ):
         if kind not in ("glyphs", "gestures"):
             raise ValueError(f"kind must be glyphs or gestures, got {kind!r}")
         if n_classes < 1 or samples_per_class < 1:
@@ -208,8 +222,9 @@ class GeneratedDataset(ClassDataset):
         missing = list(dict.fromkeys(p for p in pairs if p not in self._cache))
         for a in range(0, len(missing), self.batch):
             chunk = missing[a : a + self.batch]
-            recs = self._make([c for c, _ in chunk], [i for _, i in chunk], seed=self.seed,
-                              config=self.config)
+            recs = self._make(
+                [c for c, _ in chunk], [i for _, i in chunk], seed=self.seed, config=self.config
+            )
             for key, rec in zip(chunk, recs, strict=True):
                 self._cache[key] = rec
         out = []
@@ -248,27 +263,49 @@ def open_dataset(root) -> ClassDataset:
     raise EventFormatError(root, None, "no recognised dataset layout")
 
 
-def write_generated(root, kind: str, n_classes: int, samples_per_class: int, *, seed: int = 0,
-                    fmt: str = "npz", config=None) -> pathlib.Path:
+def write_generated(
+    root,
+    kind: str,
+    n_classes: int,
+    samples_per_class: int,
+    *,
+    seed: int = 0,
+    fmt: str = "npz",
+    config=None,
+) -> pathlib.Path:
     """Write a generated dataset as ``root/<class>/<index>.<ext>`` plus ``dataset.json``."""
     from ._io import write
 
-    ext = {"npz": ".npz", "evt2": ".raw", "evt3": ".raw", "aedat4": ".aedat4", "aedat3": ".aedat",
-           "nmnist": ".bin", "dat": ".dat"}.get(fmt)
+    ext = {
+        "npz": ".npz",
+        "evt2": ".raw",
+        "evt3": ".raw",
+        "aedat4": ".aedat4",
+        "aedat3": ".aedat",
+        "nmnist": ".bin",
+        "dat": ".dat",
+    }.get(fmt)
     if ext is None:
         raise ValueError(f"unsupported dataset file format {fmt!r}")
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    ds = GeneratedDataset(kind, n_classes, samples_per_class=samples_per_class, seed=seed,
-                          config=config, cache_size=0)
+    ds = GeneratedDataset(
+        kind, n_classes, samples_per_class=samples_per_class, seed=seed, config=config, cache_size=0
+    )
     for c in ds.classes:
         (root / str(c)).mkdir(exist_ok=True)
         recs = ds.get_many([(c, i) for i in range(samples_per_class)])
         for i, rec in enumerate(recs):
             write(root / str(c) / f"{i}{ext}", rec, format=fmt)
-    meta = {"kind": kind, "classes": n_classes, "samples_per_class": samples_per_class,
-            "seed": seed, "format": fmt, "sensor_size": list(ds.sensor_size),
-            "config": None if config is None else repr(config)}
+    meta = {
+        "kind": kind,
+        "classes": n_classes,
+        "samples_per_class": samples_per_class,
+        "seed": seed,
+        "format": fmt,
+        "sensor_size": list(ds.sensor_size),
+        "config": None if config is None else repr(config),
+    }
     (root / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
     return root
 
@@ -294,12 +331,15 @@ class Episode:
     query: list[Recording]
     query_labels: np.ndarray
 
-    def rasters(self, address_map: AddressMap, *, dt_us: int, n_steps: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def rasters(
+        self, address_map: AddressMap, *, dt_us: int, n_steps: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Support and query binned to ``(N*K, T, n_axons)`` and ``(N*Q, T, n_axons)`` bool
         arrays (each sample's step 0 at its first event)."""
-        return (bin_batch(self.support, address_map, dt_us=dt_us, n_steps=n_steps),
-                bin_batch(self.query, address_map, dt_us=dt_us, n_steps=n_steps))
+        return (
+            bin_batch(self.support, address_map, dt_us=dt_us, n_steps=n_steps),
+            bin_batch(self.query, address_map, dt_us=dt_us, n_steps=n_steps),
+        )
 
 
 _SPLITS = ("train", "val", "test")
@@ -320,11 +360,20 @@ class EpisodeSampler:
     the N classes and each class's K + Q samples are distinct.
     """
 
-    def __init__(self, dataset: ClassDataset, *, n_way: int, k_shot: int, n_query: int = 1,
-                 splits=(0.6, 0.2, 0.2), seed: int = 0):
+    def __init__(
+        self,
+        dataset: ClassDataset,
+        *,
+        n_way: int,
+        k_shot: int,
+        n_query: int = 1,
+        splits=(0.6, 0.2, 0.2),
+        seed: int = 0,
+    ):
         if n_way < 1 or k_shot < 1 or n_query < 0:
-            raise ValueError(f"need n_way >= 1, k_shot >= 1, n_query >= 0; got {n_way}, "
-                             f"{k_shot}, {n_query}")
+            raise ValueError(
+                f"need n_way >= 1, k_shot >= 1, n_query >= 0; got {n_way}, {k_shot}, {n_query}"
+            )
         self.dataset = dataset
         self.n_way, self.k_shot, self.n_query = int(n_way), int(k_shot), int(n_query)
         self.seed = int(seed)
@@ -346,15 +395,19 @@ class EpisodeSampler:
             order = np.random.default_rng([self.seed, 0x5E]).permutation(len(classes))
             cuts = np.round(np.cumsum(fr / fr.sum()) * len(classes)).astype(int)
             bounds = [0, *cuts]
-            parts = {s: [classes[j] for j in order[bounds[k] : bounds[k + 1]]]
-                     for k, s in enumerate(_SPLITS)}
+            parts = {
+                s: [classes[j] for j in order[bounds[k] : bounds[k + 1]]]
+                for k, s in enumerate(_SPLITS)
+            }
         self.split_classes = {s: tuple(parts[s]) for s in _SPLITS}
         need = self.k_shot + self.n_query
         for s in _SPLITS:
             small = [c for c in self.split_classes[s] if dataset.count(c) < need]
             if small:
-                raise ValueError(f"classes {small[:5]} of split {s!r} have fewer than "
-                                 f"k_shot + n_query = {need} samples")
+                raise ValueError(
+                    f"classes {small[:5]} of split {s!r} have fewer than "
+                    f"k_shot + n_query = {need} samples"
+                )
 
     def available(self, split: str) -> bool:
         """Whether ``split`` has at least ``n_way`` classes."""
@@ -365,8 +418,9 @@ class EpisodeSampler:
             raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
         pool = self.split_classes[split]
         if len(pool) < self.n_way:
-            raise ValueError(f"split {split!r} has {len(pool)} classes, fewer than "
-                             f"n_way = {self.n_way}")
+            raise ValueError(
+                f"split {split!r} has {len(pool)} classes, fewer than n_way = {self.n_way}"
+            )
         rng = np.random.default_rng([self.seed, _SPLITS.index(split), int(index)])
         chosen = [pool[j] for j in rng.choice(len(pool), self.n_way, replace=False)]
         need = self.k_shot + self.n_query
@@ -379,9 +433,10 @@ class EpisodeSampler:
         s_lab = np.repeat(np.arange(self.n_way), self.k_shot)
         q_lab = np.repeat(np.arange(self.n_way), self.n_query)
         perm = rng.permutation(len(qry))
-        q_recs = recs[len(sup):]
-        return Episode(tuple(chosen), recs[: len(sup)], s_lab,
-                       [q_recs[j] for j in perm], q_lab[perm])
+        q_recs = recs[len(sup) :]
+        return Episode(
+            tuple(chosen), recs[: len(sup)], s_lab, [q_recs[j] for j in perm], q_lab[perm]
+        )
 
     def episodes(self, split: str, start: int = 0) -> Iterator[Episode]:
         """Episodes ``start, start+1, ...`` of a split (endless)."""

@@ -529,8 +529,14 @@ def parse_flat_root(buf: memoryview, ident: bytes | None, size_prefixed: bool) -
     return _FlatTable(buf, root)
 
 
-_A4_EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
-                      "offsets": [0, 8, 10, 12], "itemsize": 16})
+_A4_EVENT = np.dtype(
+    {
+        "names": ["t", "x", "y", "on"],
+        "formats": ["<i8", "<i2", "<i2", "u1"],
+        "offsets": [0, 8, 10, 12],
+        "itemsize": 16,
+    }
+)
 
 #: Largest decompressed AEDAT4 packet accepted (bytes).
 MAX_PACKET = 1 << 28
@@ -572,8 +578,9 @@ class Aedat4Decoder(Decoder):
                 return memoryview(out)
             import zstandard  # optional: only for Zstd-compressed recordings
 
-            return memoryview(zstandard.ZstdDecompressor().decompress(
-                bytes(payload), max_output_size=MAX_PACKET))
+            return memoryview(
+                zstandard.ZstdDecompressor().decompress(bytes(payload), max_output_size=MAX_PACKET)
+            )
         except ImportError as e:
             raise self.error(offset, "Zstd-compressed AEDAT4 needs the 'zstandard' package") from e
         except Exception as e:  # lz4/zstd raise their own types (RuntimeError, ZstdError, ...)
@@ -595,8 +602,9 @@ class Aedat4Decoder(Decoder):
                 raise self.error(at, f"corrupt packet header (stream {sid}, size {size})")
             limit = self.data_end if self.data_end is not None else self.file_size
             if limit is not None and at + 8 + size > limit:
-                raise self.error(at, f"truncated packet: {size} bytes declared, "
-                                     f"{limit - at - 8} left")
+                raise self.error(
+                    at, f"truncated packet: {size} bytes declared, {limit - at - 8} left"
+                )
             if n - pos < 8 + size:
                 break
             if sid in self.event_streams:

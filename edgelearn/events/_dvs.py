@@ -61,8 +61,7 @@ class DVSParams:
         for name in ("threshold_on", "threshold_off"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"DVSParams.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("threshold_sigma", "refractory_us", "leak_hz", "leak_sigma",
-                     "shot_noise_hz"):
+        for name in ("threshold_sigma", "refractory_us", "leak_hz", "leak_sigma", "shot_noise_hz"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DVSParams.{name} must be >= 0, got {getattr(self, name)}")
         if not self.eps > 0:
@@ -82,8 +81,14 @@ class DVSSimulator:
     sets the reference. :func:`simulate` wraps this for whole videos.
     """
 
-    def __init__(self, shape: tuple[int, ...], params: DVSParams | None = None, *,
-                 seed: int | np.random.SeedSequence = 0, sample_seeds=None):
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        params: DVSParams | None = None,
+        *,
+        seed: int | np.random.SeedSequence = 0,
+        sample_seeds=None,
+    ):
         self.shape = tuple(int(s) for s in shape)
         self.params = params or DVSParams()
         self.rng = np.random.default_rng(seed)
@@ -99,8 +104,11 @@ class DVSSimulator:
 
         self.c_on = draw(pr.threshold_on, pr.threshold_sigma)
         self.c_off = draw(pr.threshold_off, pr.threshold_sigma)
-        self.leak = np.maximum(0.0, draw(pr.leak_hz, pr.leak_sigma)) if pr.leak_hz > 0 else \
-            np.zeros(int(np.prod(self.shape)))
+        self.leak = (
+            np.maximum(0.0, draw(pr.leak_hz, pr.leak_sigma))
+            if pr.leak_hz > 0
+            else np.zeros(int(np.prod(self.shape)))
+        )
         # the initial reference (hence the leak's phase) differs per recording
         self.sample_rngs = None
         if sample_seeds is not None:
@@ -126,8 +134,9 @@ class DVSSimulator:
             # the reference starts anywhere in (a fraction of) the non-firing band
             # -C_off < L - R < C_on, so recordings do not all start in step
             u = (self.leak_phase - 0.5) * pr.reference_jitter + 0.5
-            self.ref = L + (1 - u) * self.c_off * pr.reference_jitter \
-                - u * self.c_on * pr.reference_jitter
+            self.ref = (
+                L + (1 - u) * self.c_off * pr.reference_jitter - u * self.c_on * pr.reference_jitter
+            )
             self.prev_l, self.t_prev = L, int(t_us)
             return _empty3()
         t_us = int(t_us)
@@ -158,8 +167,7 @@ class DVSSimulator:
             R = pr.refractory_us
             if R > 0:
                 last = self.last_t[cand]
-                k0 = np.where(t1 >= last + R, 1,
-                              1 + np.ceil((last + R - t1) / np.maximum(s, 1e-9)))
+                k0 = np.where(t1 >= last + R, 1, 1 + np.ceil((last + R - t1) / np.maximum(s, 1e-9)))
                 m = np.maximum(1, np.ceil(R / np.maximum(s, 1e-9)))
                 k0 = np.minimum(k0, n + 1).astype(np.int64)
                 m = m.astype(np.int64)
@@ -179,8 +187,7 @@ class DVSSimulator:
             pol.append(np.full(rep.size, 1 if sign > 0 else 0, dtype=np.uint8))
             has = nk > 0
             last_k = k0 + (nk - 1) * m
-            self.last_t[cand[has]] = np.minimum(
-                t1[has] + (last_k[has] - 1) * s[has], t_us)
+            self.last_t[cand[has]] = np.minimum(t1[has] + (last_k[has] - 1) * s[has], t_us)
         if pr.shot_noise_hz > 0 and self.sample_rngs is None:
             lam = pr.shot_noise_hz * dt * 1e-6 * L.size
             k = self.rng.poisson(lam)
@@ -193,16 +200,25 @@ class DVSSimulator:
             return _empty3()
         t = np.concatenate(ts)
         order = np.argsort(t, kind="stable")
-        return (np.floor(t[order]).astype(np.int64), np.concatenate(pix)[order],
-                np.concatenate(pol)[order])
+        return (
+            np.floor(t[order]).astype(np.int64),
+            np.concatenate(pix)[order],
+            np.concatenate(pol)[order],
+        )
 
 
 def _empty3():
     return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint8)
 
 
-def simulate_batch(frames: np.ndarray, times_us: np.ndarray, params: DVSParams | None = None,
-                   *, seed=0, sample_seeds=None) -> list[np.ndarray]:
+def simulate_batch(
+    frames: np.ndarray,
+    times_us: np.ndarray,
+    params: DVSParams | None = None,
+    *,
+    seed=0,
+    sample_seeds=None,
+) -> list[np.ndarray]:
     """Simulate ``B`` sensors at once.
 
     Args:
@@ -240,8 +256,9 @@ def simulate_batch(frames: np.ndarray, times_us: np.ndarray, params: DVSParams |
         for b, r in enumerate(sim.sample_rngs):
             k = r.poisson(pr.shot_noise_hz * span * 1e-6 * H * W)
             tn = np.sort(times[0] + np.floor(r.random(k) * span).astype(np.int64))
-            parts.append((tn, b * H * W + r.integers(0, H * W, k),
-                          r.integers(0, 2, k).astype(np.uint8)))
+            parts.append(
+                (tn, b * H * W + r.integers(0, H * W, k), r.integers(0, 2, k).astype(np.uint8))
+            )
     t = np.concatenate([p[0] for p in parts])
     pix = np.concatenate([p[1] for p in parts])
     pol = np.concatenate([p[2] for p in parts])
@@ -259,9 +276,15 @@ def simulate_batch(frames: np.ndarray, times_us: np.ndarray, params: DVSParams |
     return out
 
 
-def simulate(frames: np.ndarray | Callable[[float], np.ndarray], times_us=None,
-             params: DVSParams | None = None, *, duration_us: int | None = None,
-             dt_us: int = 1000, seed=0) -> Recording:
+def simulate(
+    frames: np.ndarray | Callable[[float], np.ndarray],
+    times_us=None,
+    params: DVSParams | None = None,
+    *,
+    duration_us: int | None = None,
+    dt_us: int = 1000,
+    seed=0,
+) -> Recording:
     """Events of one sensor watching a video.
 
     ``frames`` is either a ``(T, height, width)`` array of intensities in [0, 1] with

@@ -59,8 +59,10 @@ class _ShiftedViews:
         self.s = scale
         self.h, self.w = out_h, out_w
         self.Hf, self.Wf = img.shape[-2:]
-        self.phase = [[np.ascontiguousarray(img[:, a::scale, b::scale]) for b in range(scale)]
-                      for a in range(scale)]
+        self.phase = [
+            [np.ascontiguousarray(img[:, a::scale, b::scale]) for b in range(scale)]
+            for a in range(scale)
+        ]
 
     def _tap(self, r, c):
         s = self.s
@@ -70,8 +72,12 @@ class _ShiftedViews:
     def view(self, ox: float, oy: float) -> np.ndarray:
         fx, fy = ox * self.s, oy * self.s
         c, r = int(np.floor(fx)), int(np.floor(fy))
-        if (c < 0 or r < 0 or c + (self.w - 1) * self.s + 2 > self.Wf
-                or r + (self.h - 1) * self.s + 2 > self.Hf):
+        if (
+            c < 0
+            or r < 0
+            or c + (self.w - 1) * self.s + 2 > self.Wf
+            or r + (self.h - 1) * self.s + 2 > self.Hf
+        ):
             raise ValueError("shifted window leaves the drawing")
         ax, ay = fx - c, fy - r
         v00, v01 = self._tap(r, c), self._tap(r, c + 1)
@@ -92,8 +98,12 @@ def _box(img: np.ndarray, s: int) -> np.ndarray:
     c = pad.cumsum(-1).cumsum(-2)
     c = np.pad(c, [(0, 0)] * (img.ndim - 2) + [(1, 0), (1, 0)])
     h, w = img.shape[-2:]
-    return (c[..., s : s + h, s : s + w] - c[..., :h, s : s + w] - c[..., s : s + h, :w]
-            + c[..., :h, :w]) / (s * s)
+    return (
+        c[..., s : s + h, s : s + w]
+        - c[..., :h, s : s + w]
+        - c[..., s : s + h, :w]
+        + c[..., :h, :w]
+    ) / (s * s)
 
 
 def _sensor_seed(seed: int, tag: int) -> np.random.SeedSequence:
@@ -101,8 +111,10 @@ def _sensor_seed(seed: int, tag: int) -> np.random.SeedSequence:
 
 
 def _sample_seeds(seed: int, tag: int, class_ids, indices) -> list[np.random.SeedSequence]:
-    return [np.random.SeedSequence([int(seed) & 0xFFFFFFFF, tag, c & 0xFFFFFFFF, i & 0xFFFFFFFF])
-            for c, i in zip(class_ids, indices, strict=True)]
+    return [
+        np.random.SeedSequence([int(seed) & 0xFFFFFFFF, tag, c & 0xFFFFFFFF, i & 0xFFFFFFFF])
+        for c, i in zip(class_ids, indices, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- glyphs
@@ -131,8 +143,14 @@ class GlyphConfig:
     background: float = 0.08
     foreground: float = 0.9
     stroke_px: float = 2.2
-    dvs: DVSParams = DVSParams(threshold_on=0.18, threshold_off=0.18, threshold_sigma=0.05,
-                               refractory_us=300.0, leak_hz=0.05, shot_noise_hz=0.2)
+    dvs: DVSParams = DVSParams(
+        threshold_on=0.18,
+        threshold_off=0.18,
+        threshold_sigma=0.05,
+        refractory_us=300.0,
+        leak_hz=0.05,
+        shot_noise_hz=0.2,
+    )
 
 
 _SUPER = 4  # fine pixels per sensor pixel when drawing
@@ -180,8 +198,9 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
         reps = np.maximum(1, np.ceil(lens * 2)).astype(np.int64).ravel()
         a = np.repeat(pts[:, :-1].reshape(-1, 2), reps, axis=0)
         d = np.repeat(seg.reshape(-1, 2), reps, axis=0)
-        f = (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)) / np.repeat(reps,
-                                                                                         reps)
+        f = (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)) / np.repeat(
+            reps, reps
+        )
         p = a + d * f[:, None]
         centre = (cfg.size / 2 + margin - cfg.amplitude_px * np.array([0.5, 1 / 3])) * _SUPER
         fine = centre + p * cfg.glyph_px * _SUPER
@@ -206,8 +225,9 @@ def saccade_path(cfg: GlyphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return t, pos[:, 0], pos[:, 1]
 
 
-def glyph_batch(class_ids, indices, *, seed: int = 0, config: GlyphConfig | None = None
-                ) -> list[Recording]:
+def glyph_batch(
+    class_ids, indices, *, seed: int = 0, config: GlyphConfig | None = None
+) -> list[Recording]:
     """Glyph samples for ``(class_ids[i], indices[i])``: a list of 34 x 34 Recordings."""
     cfg = config or GlyphConfig()
     class_ids = [int(c) for c in class_ids]
@@ -224,14 +244,22 @@ def glyph_batch(class_ids, indices, *, seed: int = 0, config: GlyphConfig | None
     def frames(k):
         return lo + gain * sv.view(margin + dx[k], margin + dy[k])
 
-    events = simulate_batch(frames, t, cfg.dvs, seed=_sensor_seed(seed, 0x5D),
-                            sample_seeds=_sample_seeds(seed, 0x5D, class_ids, indices))
-    return [Recording(ev, cfg.size, cfg.size, "glyphs", {"label": c, "index": i})
-            for ev, c, i in zip(events, class_ids, indices, strict=True)]
+    events = simulate_batch(
+        frames,
+        t,
+        cfg.dvs,
+        seed=_sensor_seed(seed, 0x5D),
+        sample_seeds=_sample_seeds(seed, 0x5D, class_ids, indices),
+    )
+    return [
+        Recording(ev, cfg.size, cfg.size, "glyphs", {"label": c, "index": i})
+        for ev, c, i in zip(events, class_ids, indices, strict=True)
+    ]
 
 
-def glyph_sample(class_id: int, index: int, *, seed: int = 0,
-                 config: GlyphConfig | None = None) -> Recording:
+def glyph_sample(
+    class_id: int, index: int, *, seed: int = 0, config: GlyphConfig | None = None
+) -> Recording:
     """One glyph sample (same events as in a batch of one)."""
     return glyph_batch([class_id], [index], seed=seed, config=config)[0]
 
@@ -258,8 +286,14 @@ class GestureConfig:
     hand_px: float = 16.0
     background: float = 0.15
     foreground: float = 0.8
-    dvs: DVSParams = DVSParams(threshold_on=0.3, threshold_off=0.3, threshold_sigma=0.05,
-                               refractory_us=500.0, leak_hz=0.05, shot_noise_hz=0.1)
+    dvs: DVSParams = DVSParams(
+        threshold_on=0.3,
+        threshold_off=0.3,
+        threshold_sigma=0.05,
+        refractory_us=500.0,
+        leak_hz=0.05,
+        shot_noise_hz=0.1,
+    )
 
 
 GESTURE_FAMILIES = ("circle", "swipe", "wave", "zigzag", "figure8", "spiral", "square", "push")
@@ -317,7 +351,7 @@ def _path(tr: dict, u: np.ndarray) -> np.ndarray:
 def _hand_sprite(r: np.random.Generator, cfg: GestureConfig, n: int) -> np.ndarray:
     """Fine-resolution hand image ``(n, n)`` (values 0..1), centred, randomly rotated."""
     h = cfg.hand_px * _SUPER * r.uniform(0.85, 1.15)
-    g = (np.arange(n) - n / 2 + 0.5)
+    g = np.arange(n) - n / 2 + 0.5
     yy, xx = np.meshgrid(g, g, indexing="ij")
     ang = r.uniform(-0.5, 0.5)
     ca, sa = np.cos(ang), np.sin(ang)
@@ -339,8 +373,9 @@ def _hand_sprite(r: np.random.Generator, cfg: GestureConfig, n: int) -> np.ndarr
     return img
 
 
-def gesture_batch(class_ids, indices, *, seed: int = 0, config: GestureConfig | None = None
-                  ) -> list[Recording]:
+def gesture_batch(
+    class_ids, indices, *, seed: int = 0, config: GestureConfig | None = None
+) -> list[Recording]:
     """Gesture samples for ``(class_ids[i], indices[i])``: 128 x 128 Recordings."""
     cfg = config or GestureConfig()
     class_ids = [int(c) for c in class_ids]
@@ -372,8 +407,9 @@ def gesture_batch(class_ids, indices, *, seed: int = 0, config: GestureConfig | 
         y0 = np.floor(tl[:, 1]).astype(np.int64)
         # window of m + 2 output pixels from (y0 - 1, x0 - 1); in the padded sprite, its
         # pixel j starts at j + 1 - frac (output-pixel units)
-        views = _shifted_views(sprite[None], 1 - (tl[:, 0] - x0), 1 - (tl[:, 1] - y0),
-                               m + 2, m + 2, _SUPER)[:, 0]
+        views = _shifted_views(
+            sprite[None], 1 - (tl[:, 0] - x0), 1 - (tl[:, 1] - y0), m + 2, m + 2, _SUPER
+        )[:, 0]
         span = m + 2
         for k in range(T):
             ys, xs = y0[k] - 1, x0[k] - 1
@@ -383,13 +419,21 @@ def gesture_batch(class_ids, indices, *, seed: int = 0, config: GestureConfig | 
                 continue
             patch = views[k, a0 - ys : a1 - ys, b0 - xs : b1 - xs]
             frames[k, b, a0:a1, b0:b1] = cfg.background + (cfg.foreground - cfg.background) * patch
-    events = simulate_batch(frames, t, cfg.dvs, seed=_sensor_seed(seed, 0x6E),
-                            sample_seeds=_sample_seeds(seed, 0x6E, class_ids, indices))
-    return [Recording(ev, S, S, "gestures", {"label": c, "index": i})
-            for ev, c, i in zip(events, class_ids, indices, strict=True)]
+    events = simulate_batch(
+        frames,
+        t,
+        cfg.dvs,
+        seed=_sensor_seed(seed, 0x6E),
+        sample_seeds=_sample_seeds(seed, 0x6E, class_ids, indices),
+    )
+    return [
+        Recording(ev, S, S, "gestures", {"label": c, "index": i})
+        for ev, c, i in zip(events, class_ids, indices, strict=True)
+    ]
 
 
-def gesture_sample(class_id: int, index: int, *, seed: int = 0,
-                   config: GestureConfig | None = None) -> Recording:
+def gesture_sample(
+    class_id: int, index: int, *, seed: int = 0, config: GestureConfig | None = None
+) -> Recording:
     """One gesture sample."""
     return gesture_batch([class_id], [index], seed=seed, config=config)[0]

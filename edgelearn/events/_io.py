@@ -97,8 +97,9 @@ def detect_format(path: str | os.PathLike, head: bytes | None = None) -> str:
         return "nmnist"
     if ext in _EXT and ext not in (".raw", ".aedat", ".dat", ".aedat4", ".npy", ".npz"):
         return _EXT[ext]
-    raise EventFormatError(path, 0, f"unrecognised event file (extension {ext!r}, "
-                                    f"first bytes {head[:12]!r})")
+    raise EventFormatError(
+        path, 0, f"unrecognised event file (extension {ext!r}, first bytes {head[:12]!r})"
+    )
 
 
 # --------------------------------------------------------------------------- headers
@@ -150,8 +151,9 @@ def _prophesee_header(f, path, fmt) -> tuple[dict, int]:
         )
         version = m.group(1) if m else None
         if version is None or not version.startswith(fmt[-1]):
-            raise EventFormatError(path, 0, f"header does not declare {fmt.upper()} "
-                                            f"(found `% evt {version}`)")
+            raise EventFormatError(
+                path, 0, f"header does not declare {fmt.upper()} (found `% evt {version}`)"
+            )
     if fmt == "dat":
         tb = f.read(2)
         if len(tb) < 2:
@@ -159,8 +161,11 @@ def _prophesee_header(f, path, fmt) -> tuple[dict, int]:
         etype, esize = tb[0], tb[1]
         if etype not in (0x00, 0x0C) or esize != 8:
             raise EventFormatError(
-                path, pos, f"unsupported DAT event type 0x{etype:02X} / size {esize} "
-                f"(expected Event2D 0x00 or EventCD 0x0C, 8 bytes)")
+                path,
+                pos,
+                f"unsupported DAT event type 0x{etype:02X} / size {esize} "
+                f"(expected Event2D 0x00 or EventCD 0x0C, 8 bytes)",
+            )
         pos += 2
         header["event_type"] = etype
     if size is not None and not (0 < size[0] <= 2048 * 8 and 0 < size[1] <= 2048 * 8):
@@ -260,8 +265,9 @@ def _aedat4_header(f, path, file_size) -> tuple[dict, int]:
     if table != -1:  # the file data table must be complete: a cut file fails here
         f.seek(table)
         blob = f.read(min(file_size - table, D.MAX_PACKET))
-        dec = D.Aedat4Decoder(path, {"event_streams": [], "compression": compression,
-                                     "streams": {}}, file_size)
+        dec = D.Aedat4Decoder(
+            path, {"event_streams": [], "compression": compression, "streams": {}}, file_size
+        )
         data = dec.decompress(blob, table)
         try:
             D.parse_flat_root(data, b"FTAB", True)
@@ -376,8 +382,11 @@ class EventFile:
             offs = dec.offsets() if dec.offsets is not None else None
             at = int(offs[i]) if offs is not None and len(offs) > i else None
             raise EventFormatError(
-                self.path, at, f"event at (x={int(ev['x'][i])}, y={int(ev['y'][i])}) outside "
-                f"the {self.width}x{self.height} sensor")
+                self.path,
+                at,
+                f"event at (x={int(ev['x'][i])}, y={int(ev['y'][i])}) outside "
+                f"the {self.width}x{self.height} sensor",
+            )
 
     def read(self) -> Recording:
         """All events as one :class:`Recording`."""
@@ -396,8 +405,9 @@ class EventFile:
         events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
         width, height = self.width, self.height
         if width is None:
-            if self.format == "nmnist" and (not len(events) or (
-                    events["x"].max() < 34 and events["y"].max() < 34)):
+            if self.format == "nmnist" and (
+                not len(events) or (events["x"].max() < 34 and events["y"].max() < 34)
+            ):
                 width = height = 34
             else:
                 width = int(events["x"].max()) + 1 if len(events) else 1
@@ -511,8 +521,10 @@ def _check_sorted(ev, fmt):
     if not len(t):
         return
     _require(t[0] >= 0, f"{fmt} cannot store negative timestamps (t[0]={t[0]})")
-    _require(not len(t) or bool(np.all(t[1:] >= t[:-1])),
-             f"{fmt} needs time-sorted events (sort with np.argsort(ev['t'], kind='stable'))")
+    _require(
+        not len(t) or bool(np.all(t[1:] >= t[:-1])),
+        f"{fmt} needs time-sorted events (sort with np.argsort(ev['t'], kind='stable'))",
+    )
 
 
 def _ramp(values: np.ndarray, step: int, max_extra: int, fmt: str) -> tuple[np.ndarray, np.ndarray]:
@@ -525,16 +537,21 @@ def _ramp(values: np.ndarray, step: int, max_extra: int, fmt: str) -> tuple[np.n
     gaps = values - prev
     extra = np.maximum(0, -(-gaps // step) - 1)
     total_extra = int(extra.sum())
-    _require(total_extra <= max_extra,
-             f"{fmt}: timestamps too far apart or too large to encode (shift them to start "
-             "near 0, e.g. `edgelearn events convert --rebase`)")
+    _require(
+        total_extra <= max_extra,
+        f"{fmt}: timestamps too far apart or too large to encode (shift them to start "
+        "near 0, e.g. `edgelearn events convert --rebase`)",
+    )
     if total_extra == 0:
         return values, np.arange(len(values))
     owner = np.repeat(np.arange(len(values)), extra + 1)
     # k-th inserted value before `values[i]` is prev[i] + (k+1)*step
     k = np.arange(len(owner)) - np.repeat(np.cumsum(extra + 1) - (extra + 1), extra + 1)
-    vals = np.where(k < np.repeat(extra, extra + 1), np.repeat(prev, extra + 1) + (k + 1) * step,
-                    np.repeat(values, extra + 1))
+    vals = np.where(
+        k < np.repeat(extra, extra + 1),
+        np.repeat(prev, extra + 1) + (k + 1) * step,
+        np.repeat(values, extra + 1),
+    )
     return vals, owner
 
 
@@ -550,8 +567,10 @@ def _encode_evt2(rec: Recording) -> bytes:
     ev = rec.events
     _check_sorted(ev, "EVT 2.0")
     _require(rec.width <= 2048 and rec.height <= 2048, "EVT 2.0 holds x, y < 2048")
-    header = (f"% evt 2.0\n% format EVT2;height={rec.height};width={rec.width}\n"
-              f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n")
+    header = (
+        f"% evt 2.0\n% format EVT2;height={rec.height};width={rec.width}\n"
+        f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n"
+    )
     if not len(ev):
         return header.encode()
     t = ev["t"]
@@ -563,11 +582,15 @@ def _encode_evt2(rec: Recording) -> bytes:
     n_th = len(th_vals)
     key_group = np.concatenate((owner, ev_group))
     key_kind = np.concatenate((np.zeros(n_th, np.int8), np.ones(len(ev), np.int8)))
-    words = np.concatenate((
-        (np.uint32(0x8) << 28) | (th_vals & 0x0FFFFFFF).astype(np.uint32),
-        (ev["p"].astype(np.uint32) << 28) | ((t & 0x3F).astype(np.uint32) << 22)
-        | (ev["x"].astype(np.uint32) << 11) | ev["y"].astype(np.uint32),
-    ))
+    words = np.concatenate(
+        (
+            (np.uint32(0x8) << 28) | (th_vals & 0x0FFFFFFF).astype(np.uint32),
+            (ev["p"].astype(np.uint32) << 28)
+            | ((t & 0x3F).astype(np.uint32) << 22)
+            | (ev["x"].astype(np.uint32) << 11)
+            | ev["y"].astype(np.uint32),
+        )
+    )
     order = np.lexsort((key_kind, key_group))
     return header.encode() + words[order].astype("<u4").tobytes()
 
@@ -576,8 +599,10 @@ def _encode_evt3(rec: Recording) -> bytes:
     ev = rec.events
     _check_sorted(ev, "EVT 3.0")
     _require(rec.width <= 2048 and rec.height <= 2048, "EVT 3.0 holds x, y < 2048")
-    header = (f"% evt 3.0\n% format EVT3;height={rec.height};width={rec.width}\n"
-              f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n")
+    header = (
+        f"% evt 3.0\n% format EVT3;height={rec.height};width={rec.width}\n"
+        f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n"
+    )
     n = len(ev)
     if not n:
         return header.encode()
@@ -592,14 +617,22 @@ def _encode_evt3(rec: Recording) -> bytes:
     ay = np.concatenate(([True], ev["y"][1:] != ev["y"][:-1]))
     idx = np.arange(n)
     ev_idx = np.concatenate((th_event, idx[tl], idx[ay], idx))
-    sub = np.concatenate((np.zeros(len(th_vals), np.int8), np.full(int(tl.sum()), 1, np.int8),
-                          np.full(int(ay.sum()), 2, np.int8), np.full(n, 3, np.int8)))
-    words = np.concatenate((
-        (0x8 << 12) | (th_vals & 0xFFF),
-        (0x6 << 12) | (t[tl] & 0xFFF),
-        (0x0 << 12) | ev["y"][ay].astype(np.int64),
-        (0x2 << 12) | (ev["p"].astype(np.int64) << 11) | ev["x"].astype(np.int64),
-    ))
+    sub = np.concatenate(
+        (
+            np.zeros(len(th_vals), np.int8),
+            np.full(int(tl.sum()), 1, np.int8),
+            np.full(int(ay.sum()), 2, np.int8),
+            np.full(n, 3, np.int8),
+        )
+    )
+    words = np.concatenate(
+        (
+            (0x8 << 12) | (th_vals & 0xFFF),
+            (0x6 << 12) | (t[tl] & 0xFFF),
+            (0x0 << 12) | ev["y"][ay].astype(np.int64),
+            (0x2 << 12) | (ev["p"].astype(np.int64) << 11) | ev["x"].astype(np.int64),
+        )
+    )
     del ev_group
     order = np.lexsort((sub, ev_idx))
     return header.encode() + words[order].astype("<u2").tobytes()
@@ -618,12 +651,17 @@ def _encode_dat(rec: Recording) -> bytes:
     ev = rec.events
     _require(rec.width <= 16384 and rec.height <= 16384, "DAT holds x, y < 16384")
     ts = _wrap32(ev, "DAT")
-    header = (f"% Data file containing Event2D events.\n% Version 2\n% Width {rec.width}\n"
-              f"% Height {rec.height}\n% end\n").encode() + bytes([0x00, 0x08])
+    header = (
+        f"% Data file containing Event2D events.\n% Version 2\n% Width {rec.width}\n"
+        f"% Height {rec.height}\n% end\n"
+    ).encode() + bytes([0x00, 0x08])
     rec_ = np.empty(len(ev), dtype=[("ts", "<u4"), ("d", "<u4")])
     rec_["ts"] = ts
-    rec_["d"] = (ev["x"].astype(np.uint32) | (ev["y"].astype(np.uint32) << 14)
-                 | (ev["p"].astype(np.uint32) << 28))
+    rec_["d"] = (
+        ev["x"].astype(np.uint32)
+        | (ev["y"].astype(np.uint32) << 14)
+        | (ev["p"].astype(np.uint32) << 28)
+    )
     return header + rec_.tobytes()
 
 
@@ -631,8 +669,10 @@ def _encode_nmnist(rec: Recording) -> bytes:
     ev = rec.events
     t = ev["t"]
     _require(rec.width <= 256 and rec.height <= 240, "N-MNIST .bin holds x < 256, y < 240")
-    _require(not len(t) or (t.min() >= 0 and t.max() < (1 << 23)),
-             "N-MNIST .bin holds timestamps 0 .. 2**23-1 us")
+    _require(
+        not len(t) or (t.min() >= 0 and t.max() < (1 << 23)),
+        "N-MNIST .bin holds timestamps 0 .. 2**23-1 us",
+    )
     b = np.empty((len(ev), 5), dtype=np.uint8)
     b[:, 0] = ev["x"]
     b[:, 1] = ev["y"]
@@ -647,16 +687,24 @@ def _encode_aedat2(rec: Recording) -> bytes:
     ts = _wrap32(ev, "AEDAT 2.0")
     dvs128 = rec.width <= 128 and rec.height <= 128
     if dvs128:
-        a = ((127 - ev["x"].astype(np.uint32)) << 1) | (ev["y"].astype(np.uint32) << 8) | (
-            1 - ev["p"].astype(np.uint32))
+        a = (
+            ((127 - ev["x"].astype(np.uint32)) << 1)
+            | (ev["y"].astype(np.uint32) << 8)
+            | (1 - ev["p"].astype(np.uint32))
+        )
         cam = "DVS128"
     else:
         _require(rec.width <= 1024 and rec.height <= 512, "AEDAT 2.0 (DAVIS) holds x<1024, y<512")
-        a = (ev["x"].astype(np.uint32) << 12) | (ev["y"].astype(np.uint32) << 22) | (
-            ev["p"].astype(np.uint32) << 11)
+        a = (
+            (ev["x"].astype(np.uint32) << 12)
+            | (ev["y"].astype(np.uint32) << 22)
+            | (ev["p"].astype(np.uint32) << 11)
+        )
         cam = "DAVIS"
-    header = (f"#!AER-DAT2.0\r\n# This is a raw AE data file created by edgelearn\r\n"
-              f"# camera {cam} sensor {rec.width}x{rec.height}\r\n").encode()
+    header = (
+        f"#!AER-DAT2.0\r\n# This is a raw AE data file created by edgelearn\r\n"
+        f"# camera {cam} sensor {rec.width}x{rec.height}\r\n"
+    ).encode()
     r = np.empty(len(ev), dtype=[("a", ">u4"), ("ts", ">u4")])
     r["a"] = a
     r["ts"] = ts
@@ -668,16 +716,20 @@ def _encode_aedat3(rec: Recording, packet_events: int = 8192) -> bytes:
     t = ev["t"]
     _require(not len(t) or t.min() >= 0, "AEDAT 3.1 cannot store negative timestamps")
     _require(rec.width <= 32768 and rec.height <= 32768, "AEDAT 3.1 holds x, y < 32768")
-    src = "DVS128" if (rec.width, rec.height) == (128, 128) else \
-        f"edgelearn {rec.width}x{rec.height}"
+    src = (
+        "DVS128" if (rec.width, rec.height) == (128, 128) else f"edgelearn {rec.width}x{rec.height}"
+    )
     out = [f"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: {src}\r\n#!END-HEADER\r\n".encode()]
     ovf = t >> 31
     # split into packets: at most packet_events, one overflow value each
     cuts = np.flatnonzero(np.diff(ovf)) + 1
-    bounds = np.unique(np.concatenate(([0], cuts, np.arange(0, len(ev), packet_events),
-                                       [len(ev)])))
-    data = ((ev["x"].astype(np.uint32) << 17) | (ev["y"].astype(np.uint32) << 2)
-            | (ev["p"].astype(np.uint32) << 1) | np.uint32(1))
+    bounds = np.unique(np.concatenate(([0], cuts, np.arange(0, len(ev), packet_events), [len(ev)])))
+    data = (
+        (ev["x"].astype(np.uint32) << 17)
+        | (ev["y"].astype(np.uint32) << 2)
+        | (ev["p"].astype(np.uint32) << 1)
+        | np.uint32(1)
+    )
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         k = int(b - a)
         if not k:
@@ -751,8 +803,16 @@ _ENCODERS = {
     "aedat4": _encode_aedat4,
 }
 
-_WRITE_EXT = {".raw": "evt2", ".dat": "dat", ".bin": "nmnist", ".bs2": "nmnist",
-              ".aedat": "aedat3", ".aedat4": "aedat4", ".npz": "npz", ".npy": "npy"}
+_WRITE_EXT = {
+    ".raw": "evt2",
+    ".dat": "dat",
+    ".bin": "nmnist",
+    ".bs2": "nmnist",
+    ".aedat": "aedat3",
+    ".aedat4": "aedat4",
+    ".npz": "npz",
+    ".npy": "npy",
+}
 
 
 def write(path, rec: Recording, *, format: str | None = None) -> pathlib.Path:
@@ -773,12 +833,21 @@ def write(path, rec: Recording, *, format: str | None = None) -> pathlib.Path:
         raise ValueError(f"cannot tell the format from extension {path.suffix!r}; pass format=")
     ev = rec.events
     if len(ev):
-        _require(int(ev["x"].max()) < rec.width and int(ev["y"].max()) < rec.height,
-                 f"events outside the recording's {rec.width}x{rec.height} sensor")
+        _require(
+            int(ev["x"].max()) < rec.width and int(ev["y"].max()) < rec.height,
+            f"events outside the recording's {rec.width}x{rec.height} sensor",
+        )
     if fmt == "npz":
         buf = io.BytesIO()
-        np.savez(buf, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"],
-                 width=np.int64(rec.width), height=np.int64(rec.height))
+        np.savez(
+            buf,
+            t=ev["t"],
+            x=ev["x"],
+            y=ev["y"],
+            p=ev["p"],
+            width=np.int64(rec.width),
+            height=np.int64(rec.height),
+        )
         _write_bytes(path, [buf.getvalue()])
     elif fmt == "npy":
         buf = io.BytesIO()
@@ -829,6 +898,10 @@ def split_by_labels(rec: Recording, labels: np.ndarray) -> list[tuple[int, Recor
     out = []
     for row in labels:
         a, b = np.searchsorted(t, [row["t_start"], row["t_end"]], side="left")
-        out.append((int(row["label"]), rec.replace(events=rec.events[a:b],
-                                                    meta={**rec.meta, "label": int(row["label"])})))
+        out.append(
+            (
+                int(row["label"]),
+                rec.replace(events=rec.events[a:b], meta={**rec.meta, "label": int(row["label"])}),
+            )
+        )
     return out

@@ -80,9 +80,17 @@ class PacedSource(EventSource):
     early; late if the consumer is slow, without dropping events). Empty slices are skipped.
     """
 
-    def __init__(self, source, *, speed: float = 1.0, slice_us: int = 10_000, clock=None,
-                 width: int | None = None, height: int | None = None,
-                 chunk_bytes: int = 1 << 20):
+    def __init__(
+        self,
+        source,
+        *,
+        speed: float = 1.0,
+        slice_us: int = 10_000,
+        clock=None,
+        width: int | None = None,
+        height: int | None = None,
+        chunk_bytes: int = 1 << 20,
+    ):
         if not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         if slice_us <= 0:
@@ -196,8 +204,9 @@ class LiveCamera(EventSource):
             props = self._dev.properties()
             self.width, self.height = int(props.width), int(props.height)
         else:
-            self._dev = mod.io.camera.open() if hasattr(mod.io, "camera") else \
-                mod.io.CameraCapture()
+            self._dev = (
+                mod.io.camera.open() if hasattr(mod.io, "camera") else mod.io.CameraCapture()
+            )
             res = self._dev.getEventResolution()
             self.width, self.height = int(res[0]), int(res[1])
 
@@ -205,8 +214,9 @@ class LiveCamera(EventSource):
         if self.driver == "neuromorphic_drivers":
             for _status, packet in self._dev:
                 for key in ("polarity_events", "dvs_events"):
-                    arr = packet.get(key) if isinstance(packet, dict) else getattr(
-                        packet, key, None)
+                    arr = (
+                        packet.get(key) if isinstance(packet, dict) else getattr(packet, key, None)
+                    )
                     if arr is not None and len(arr):
                         yield _to_events(arr)
         else:

@@ -33,8 +33,10 @@ def crop(rec: Recording, x0: int, y0: int, width: int, height: int) -> Recording
     """Keep events inside the box ``x0 <= x < x0+width``, ``y0 <= y < y0+height``; the result's
     coordinates are relative to the box and its sensor is ``width`` x ``height``."""
     if width <= 0 or height <= 0 or x0 < 0 or y0 < 0:
-        raise ValueError(f"crop box must have x0, y0 >= 0 and a positive size, got "
-                         f"({x0}, {y0}, {width}, {height})")
+        raise ValueError(
+            f"crop box must have x0, y0 >= 0 and a positive size, got "
+            f"({x0}, {y0}, {width}, {height})"
+        )
     ev = rec.events
     x = ev["x"].astype(np.int64)
     y = ev["y"].astype(np.int64)
@@ -116,8 +118,9 @@ class AddressMap:
     def __post_init__(self):
         tab = np.asarray(self.table)
         if tab.ndim != 3 or tab.shape[0] != 2:
-            raise ValueError(f"AddressMap.table must have shape (2, height, width), got "
-                             f"{tab.shape}")
+            raise ValueError(
+                f"AddressMap.table must have shape (2, height, width), got {tab.shape}"
+            )
         if tab.size and (tab.min() < -1 or tab.max() >= self.n_axons):
             raise ValueError(f"AddressMap.table entries must be in -1..{self.n_axons - 1}")
 
@@ -146,8 +149,7 @@ class AddressMap:
         raise ValueError(f"polarity must be split, merge, on or off, got {polarity!r}")
 
     @classmethod
-    def pooled(cls, width: int, height: int, factor: int, *, polarity: str = "split"
-               ) -> AddressMap:
+    def pooled(cls, width: int, height: int, factor: int, *, polarity: str = "split") -> AddressMap:
         """Like :meth:`dense` on a grid downsampled by ``factor`` (``factor`` x ``factor``
         pixel blocks share an axon): fewer axons for small cores."""
         gw, gh = -(-width // factor), -(-height // factor)
@@ -167,9 +169,15 @@ class AddressMap:
         return out
 
 
-def bin_events(rec: Recording | np.ndarray, address_map: AddressMap, *, dt_us: int,
-               n_steps: int | None = None, t0: int | None = None, counts: bool = False
-               ) -> np.ndarray:
+def bin_events(
+    rec: Recording | np.ndarray,
+    address_map: AddressMap,
+    *,
+    dt_us: int,
+    n_steps: int | None = None,
+    t0: int | None = None,
+    counts: bool = False,
+) -> np.ndarray:
     """Bin events into per-timestep input spikes.
 
     Args:
@@ -206,8 +214,9 @@ def bin_events(rec: Recording | np.ndarray, address_map: AddressMap, *, dt_us: i
     return out.reshape(n_steps, address_map.n_axons)
 
 
-def bin_batch(recs, address_map: AddressMap, *, dt_us: int, n_steps: int,
-              align: str = "first") -> np.ndarray:
+def bin_batch(
+    recs, address_map: AddressMap, *, dt_us: int, n_steps: int, align: str = "first"
+) -> np.ndarray:
     """Bin several recordings to one ``(B, T, n_axons)`` bool array.
 
     ``align="first"`` starts each sample's step 0 at its own first event; ``"zero"`` at t = 0.
@@ -219,8 +228,9 @@ def bin_batch(recs, address_map: AddressMap, *, dt_us: int, n_steps: int,
     return out
 
 
-def to_frames(rec: Recording, *, dt_us: int | None = None, n_frames: int | None = None
-              ) -> np.ndarray:
+def to_frames(
+    rec: Recording, *, dt_us: int | None = None, n_frames: int | None = None
+) -> np.ndarray:
     """Signed event counts per frame: ``(F, height, width)`` int32 (ON minus OFF).
 
     Give ``dt_us`` or ``n_frames`` (default: 1 frame with every event).

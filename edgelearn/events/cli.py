@@ -1,9 +1,9 @@
 """``edgelearn events``: inspect, render, convert and generate event recordings.
 
-    edgelearn events info FILE               JSON: format, events, width, height, t_first, ...
-    edgelearn events show FILE -o out.png    ON/OFF frames as a PNG
-    edgelearn events convert IN OUT         any readable format -> any writable one
-    edgelearn events generate glyphs|gestures OUT [--classes N] [--samples K] [--seed S]
+edgelearn events info FILE               JSON: format, events, width, height, t_first, ...
+edgelearn events show FILE -o out.png    ON/OFF frames as a PNG
+edgelearn events convert IN OUT         any readable format -> any writable one
+edgelearn events generate glyphs|gestures OUT [--classes N] [--samples K] [--seed S]
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("input", type=pathlib.Path)
     p.add_argument("output", type=pathlib.Path)
     p.add_argument("--from", dest="from_format", help="force the input format")
-    p.add_argument("--to", dest="to_format",
-                   help="output format: npz, npy, evt2, evt3, dat, nmnist, aedat2, aedat3, aedat4")
-    p.add_argument("--rebase", action="store_true",
-                   help="shift time so the first event is at 0 (for formats with short clocks)")
+    p.add_argument(
+        "--to",
+        dest="to_format",
+        help="output format: npz, npy, evt2, evt3, dat, nmnist, aedat2, aedat3, aedat4",
+    )
+    p.add_argument(
+        "--rebase",
+        action="store_true",
+        help="shift time so the first event is at 0 (for formats with short clocks)",
+    )
 
     p = sub.add_parser("generate", help="write a generated dataset folder (class/index files)")
     p.add_argument("kind", choices=["glyphs", "gestures"])
@@ -44,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
     p.add_argument("--samples", type=int, default=10, help="samples per class (default 10)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--to", dest="to_format", default="npz",
-                   help="file format of the samples (default npz)")
+    p.add_argument(
+        "--to", dest="to_format", default="npz", help="file format of the samples (default npz)"
+    )
 
 
 def _read(path, fmt):
@@ -95,8 +102,10 @@ def _show(args) -> int:
             continue
         ax.imshow(frames[k], cmap="bwr", vmin=-lim, vmax=lim, interpolation="nearest")
         ax.set_title(f"{k * span / 1e3:.1f}-{(k + 1) * span / 1e3:.1f} ms", fontsize=8)
-    fig.suptitle(f"{args.file.name}: {len(rec)} events, {rec.width}x{rec.height} "
-                 f"(red ON, blue OFF)", fontsize=9)
+    fig.suptitle(
+        f"{args.file.name}: {len(rec)} events, {rec.width}x{rec.height} (red ON, blue OFF)",
+        fontsize=9,
+    )
     fig.tight_layout()
     try:
         fig.savefig(args.output, dpi=100)
@@ -130,17 +139,21 @@ def _generate(args) -> int:
     if args.classes < 1 or args.samples < 1:
         raise UsageError("--classes and --samples must be >= 1")
     try:
-        root = write_generated(args.output, args.kind, args.classes, args.samples,
-                               seed=args.seed, fmt=args.to_format)
+        root = write_generated(
+            args.output, args.kind, args.classes, args.samples, seed=args.seed, fmt=args.to_format
+        )
     except ValueError as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"{args.output}: {e.strerror or e}") from None
-    print(f"wrote {args.classes} classes x {args.samples} {args.kind} samples to {root}",
-          file=sys.stdout)
+    print(
+        f"wrote {args.classes} classes x {args.samples} {args.kind} samples to {root}",
+        file=sys.stdout,
+    )
     return 0
 
 
 def run(args) -> int:
     return {"info": _info, "show": _show, "convert": _convert, "generate": _generate}[
-        args.events_command](args)
+        args.events_command
+    ](args)
