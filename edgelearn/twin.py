@@ -194,11 +194,15 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
 
 
 def reset_neurons(state: State) -> State:
-    """Clear the compartments, pending spikes and refractory counts (between samples), keeping
-    the time, the third factor, the learning switch and every plastic connection's weights,
-    tags and traces."""
+    """Start a new sample: clear the compartments, pending spikes, refractory counts, and every
+    plastic connection's traces and epoch spike bits; keep the time, the third factor, the
+    learning switch, the weights and the tags."""
     z = jnp.zeros_like(state.u)
-    return dataclasses.replace(state, u=z, v=z, ref=z, s=z, s_in=jnp.zeros_like(state.s_in))
+    plastic = tuple(None if p is None else dataclasses.replace(
+        p, x=jnp.zeros_like(p.x), y=jnp.zeros_like(p.y), x0=jnp.zeros_like(p.x0),
+        y0=jnp.zeros_like(p.y0)) for p in state.plastic)
+    return dataclasses.replace(state, u=z, v=z, ref=z, s=z, s_in=jnp.zeros_like(state.s_in),
+                               plastic=plastic)
 
 
 def set_learning(state: State, on: bool | jax.Array) -> State:
