@@ -455,6 +455,98 @@ el_proto_status_t el_rx_frame(const el_rx_t *rx, el_proto_frame_t *frame)
     return EL_PROTO_OK;
 }
 
+el_proto_status_t el_rx_feed(el_rx_t *rx, const uint8_t *data, size_t n, size_t *consumed,
+                             bool *ready)
+{
+    size_t i;
+    el_proto_status_t st = EL_PROTO_OK;
+    if (rx == NULL || (data == NULL && n != 0) || consumed == NULL || ready == NULL) {
+        return EL_PROTO_ERR_NULL;
+    }
+    *ready = false;
+    for (i = 0; i < n; ++i) {
+        st = el_rx_push(rx, data[i], ready);
+        if (st != EL_PROTO_OK || *ready) {
+            *consumed = i + 1;
+            return st;
+        }
+    }
+    *consumed = n;
+    return st;
+}
+
+el_proto_status_t el_frame_build_error(uint16_t seq, uint8_t request_type, int status,
+                                       uint32_t detail, uint8_t *out, size_t cap,
+                                       size_t *out_len)
+{
+    uint8_t payload[EL_MSG_ERROR_BYTES];
+    el_msg_error_t m;
+    size_t n;
+    if (status <= 0 || status > 0xFFFF) {
+        return EL_PROTO_ERR_RANGE;
+    }
+    m.status = (uint16_t)status;
+    m.request_type = request_type;
+    m.detail = detail;
+    (void)el_msg_error_pack(&m, payload, sizeof payload, &n);
+    return el_frame_build(EL_MSG_ERROR, seq, payload, n, out, cap, out_len);
+}
+
+el_proto_status_t el_rx_error_reply(const el_rx_t *rx, el_proto_status_t rx_status, uint8_t *out,
+                                    size_t cap, size_t *out_len)
+{
+    el_proto_frame_t f;
+    if (rx == NULL) {
+        return EL_PROTO_ERR_NULL;
+    }
+    switch (rx_status) {
+    case EL_PROTO_E_COBS:
+    case EL_PROTO_E_CRC:
+    case EL_PROTO_E_SHORT:
+    case EL_PROTO_E_OVERSIZE:
+        return el_frame_build_error(EL_PROTO_SEQ_UNATTRIBUTED, 0, (int)rx_status, 0, out, cap,
+                                    out_len);
+    case EL_PROTO_E_VERSION:
+    case EL_PROTO_E_LENGTH:
+    case EL_PROTO_E_TYPE:
+        if (el_rx_frame(rx, &f) != EL_PROTO_OK) {
+            return EL_PROTO_ERR_STATE;
+        }
+        return el_frame_build_error(f.seq, f.type, (int)rx_status,
+                                    rx_status == EL_PROTO_E_VERSION ? EL_PROTO_VERSION : 0u, out,
+                                    cap, out_len);
+    default:
+        return EL_PROTO_ERR_RANGE;
+    }
+}
+
+void el_dedup_init(el_proto_dedup_t *d)
+{
+    if (d != NULL) {
+        d->crc = 0;
+        d->seq = 0;
+        d->type = 0;
+        d->valid = 0;
+    }
+}
+
+bool el_dedup_is_repeat(const el_proto_dedup_t *d, const el_proto_frame_t *req)
+{
+    return d != NULL && req != NULL && d->valid && req->seq != EL_PROTO_SEQ_UNATTRIBUTED &&
+           d->seq == req->seq && d->type == req->type && d->crc == req->crc;
+}
+
+void el_dedup_remember(el_proto_dedup_t *d, const el_proto_frame_t *req)
+{
+    if (d == NULL || req == NULL || req->seq == EL_PROTO_SEQ_UNATTRIBUTED) {
+        return;
+    }
+    d->crc = req->crc;
+    d->seq = req->seq;
+    d->type = req->type;
+    d->valid = 1;
+}
+
 const char *el_proto_status_name(int status)
 {
     switch (status) {

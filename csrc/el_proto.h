@@ -281,10 +281,66 @@ el_proto_status_t el_rx_push(el_rx_t *rx, uint8_t byte, bool *ready);
  *
  * Valid after a push that set *ready, and also after ::EL_PROTO_E_VERSION, ::EL_PROTO_E_LENGTH
  * and ::EL_PROTO_E_TYPE (the CRC was good, so seq and type can be trusted for the ERROR reply;
- * then payload is NULL and len 0).
+ * after E_VERSION and E_LENGTH payload is NULL and len 0).
  * @return ::EL_PROTO_OK, ::EL_PROTO_ERR_NULL, ::EL_PROTO_ERR_STATE (no trusted header)
  */
 el_proto_status_t el_rx_frame(const el_rx_t *rx, el_proto_frame_t *frame);
+
+/**
+ * @brief Push bytes until one of them completes a frame or reports an error.
+ *
+ * For DMA or FIFO buffers: loop `while (n) { st = el_rx_feed(rx, p, n, &used, &ready);
+ * p += used; n -= used; handle st / ready; }`. Same semantics as el_rx_push() byte by byte.
+ * @param consumed receives the bytes taken (the last one is the one that completed or failed)
+ * @return as el_rx_push() for the last byte taken
+ */
+el_proto_status_t el_rx_feed(el_rx_t *rx, const uint8_t *data, size_t n, size_t *consumed,
+                             bool *ready);
+
+/**
+ * @brief What the device answers to a frame the receiver rejected with @p rx_status.
+ *
+ * Builds the ERROR frame of docs/protocol.md section 1: with the frame's seq and type when its
+ * header is trusted (E_VERSION, E_LENGTH, E_TYPE), else unattributed (seq 0, type 0). For
+ * E_VERSION the detail is ::EL_PROTO_VERSION.
+ * @return as el_frame_build(); ::EL_PROTO_ERR_RANGE if @p rx_status is not a receiver error
+ */
+el_proto_status_t el_rx_error_reply(const el_rx_t *rx, el_proto_status_t rx_status, uint8_t *out,
+                                    size_t cap, size_t *out_len);
+
+/**
+ * @brief Build a complete ERROR frame (header, payload, CRC, COBS, delimiter).
+ * @param status        the status to report (>= 1)
+ * @param request_type  type of the request it answers (0 when unattributed)
+ * @param detail        per status (docs/protocol.md section 5), else 0
+ * @return as el_frame_build(); ::EL_PROTO_ERR_RANGE when @p status is 0 or above 0xFFFF
+ */
+el_proto_status_t el_frame_build_error(uint16_t seq, uint8_t request_type, int status,
+                                       uint32_t detail, uint8_t *out, size_t cap,
+                                       size_t *out_len);
+
+/* ---- retransmissions ------------------------------------------------------------------- */
+
+/**
+ * The device's memory of the last request it answered (docs/protocol.md section 2). A request
+ * with the same seq, type and crc is a retransmission: answer it with the cached response bytes
+ * (keep them, e.g. in the transmit buffer) without executing it again.
+ */
+typedef struct el_proto_dedup {
+    uint32_t crc;
+    uint16_t seq;
+    uint8_t type;
+    uint8_t valid;
+} el_proto_dedup_t;
+
+/** Forget any request (at boot, or when the cached response bytes are gone). */
+void el_dedup_init(el_proto_dedup_t *d);
+
+/** Whether @p req repeats the remembered request. Never true for seq 0. */
+bool el_dedup_is_repeat(const el_proto_dedup_t *d, const el_proto_frame_t *req);
+
+/** Remember @p req as answered (after its response was built; not for seq 0). */
+void el_dedup_remember(el_proto_dedup_t *d, const el_proto_frame_t *req);
 
 /** Name of a protocol status, e.g. "EL_PROTO_E_CRC" ("EL_PROTO_UNKNOWN" otherwise). */
 const char *el_proto_status_name(int status);

@@ -979,6 +979,10 @@ class Error(Message):
     _LAYOUT: ClassVar = (("status", "H"), ("request_type", "B"), ("_r0", "B"), ("detail", "I"))
     _RANGES: ClassVar = {"status": (1, 0xFFFF)}
 
+    def exception(self, seq: int) -> DeviceError:
+        """This ERROR as an exception to raise, for the ERROR frame with sequence number seq."""
+        return DeviceError(self.status, self.request_type, self.detail, seq)
+
 
 #: message class of every type
 MESSAGES: dict[int, type[Message]] = {
@@ -1003,6 +1007,22 @@ def decode_message(frame: Frame) -> Message:
     :class:`FieldRangeError` or :class:`UnknownTypeError`."""
     check_len(frame.type, len(frame.payload))
     return MESSAGES[frame.type].decode(frame.payload)
+
+
+def error_reply(err: FrameError) -> bytes:
+    """The ERROR frame a device sends for a frame its receiver rejected (C: el_rx_error_reply).
+
+    Unattributed (seq 0, request type 0) unless the header was trusted; for E_VERSION the
+    detail is this protocol's version."""
+    detail = VERSION if err.status == Status.E_VERSION else 0
+    if err.header is None:
+        return encode_message(Error(int(err.status), 0, detail), SEQ_UNATTRIBUTED)
+    return encode_message(Error(int(err.status), err.header.type, detail), err.header.seq)
+
+
+def next_seq(seq: int) -> int:
+    """The sequence number after ``seq``: 1, 2, ..., 65535, 1, ... (0 is never used)."""
+    return seq % 0xFFFF + 1
 
 
 def request_type_of(response_type: int) -> int:

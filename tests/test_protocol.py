@@ -84,8 +84,14 @@ def test_frame_vector(v):
 
 @pytest.mark.parametrize("v", VECTORS["streams"], ids=lambda v: v["name"])
 def test_stream_vector(v):
-    got = _outcomes(P.Receiver().feed(bytes.fromhex(v["bytes"])))
-    assert got == [(e["status"], e["seq"]) for e in v["expect"]]
+    items = P.Receiver().feed(bytes.fromhex(v["bytes"]))
+    assert _outcomes(items) == [(e["status"], e["seq"]) for e in v["expect"]]
+    for item, e in zip(items, v["expect"], strict=True):
+        if isinstance(item, P.FrameError):
+            (reply,) = P.Receiver().feed(bytes.fromhex(e["reply"]))
+            err = P.decode_message(reply)
+            assert (err.status, reply.seq) == (e["status"], e["seq"] or P.SEQ_UNATTRIBUTED)
+            assert P.error_reply(item).hex() == e["reply"]
 
 
 @pytest.mark.parametrize("v", VECTORS["payload_errors"], ids=lambda v: v["name"])
@@ -192,9 +198,15 @@ def test_receiver_counts_and_error_types():
             rx.push(b)
 
 
+def test_next_seq_skips_zero():
+    assert [P.next_seq(s) for s in (0, 1, 2, 0xFFFE, 0xFFFF)] == [1, 2, 3, 0xFFFF, 1]
+
+
 def test_device_error_message():
-    err = P.DeviceError(int(P.Status.E_BUSY), P.MsgType.EVENTS, 12, seq=24)
-    assert "E_BUSY" in str(err) and err.detail == 12
+    err = P.Error(P.Status.E_BUSY, P.MsgType.EVENTS, 12).exception(seq=24)
+    assert isinstance(err, P.DeviceError) and isinstance(err, P.ProtocolError)
+    assert "E_BUSY" in str(err) and "0x30" in str(err)
+    assert (err.status, err.request_type, err.detail, err.seq) == (41, 0x30, 12, 24)
 
 
 frames_st = st.builds(
@@ -342,7 +354,17 @@ def _c_receive(c, data: bytes) -> list[tuple]:
             out.append((0, f.seq, f.type, bytes(ffi.buffer(f.payload, f.len)) if f.len else b""))
         elif status:
             trusted = lib.el_rx_frame(rx, f) == 0
-            out.append((status, f.seq if trusted else None, f.type if trusted else None, b""))
+            reply = ffi.new("uint8_t[]", P.MAX_WIRE)
+            n = ffi.new("size_t *")
+            assert lib.el_rx_error_reply(rx, status, reply, P.MAX_WIRE, n) == 0
+            out.append(
+                (
+                    status,
+                    f.seq if trusted else None,
+                    f.type if trusted else None,
+                    bytes(ffi.buffer(reply, n[0])),
+                )
+            )
     return out
 
 
@@ -350,7 +372,11 @@ def _py_receive(data: bytes) -> list[tuple]:
     return [
         (0, x.seq, x.type, x.payload)
         if isinstance(x, P.Frame)
-        else (int(x.status), *((x.header.seq, x.header.type) if x.header else (None, None)), b"")
+        else (
+            int(x.status),
+            *((x.header.seq, x.header.type) if x.header else (None, None)),
+            P.error_reply(x),
+        )
         for x in P.Receiver().feed(data)
     ]
 

@@ -97,4 +97,22 @@ typedef struct el_rx {
 el_proto_status_t el_rx_init(el_rx_t *rx);
 el_proto_status_t el_rx_push(el_rx_t *rx, uint8_t byte, bool *ready);
 el_proto_status_t el_rx_frame(const el_rx_t *rx, el_proto_frame_t *frame);
+el_proto_status_t el_rx_feed(el_rx_t *rx, const uint8_t *data, size_t n, size_t *consumed,
+                             bool *ready);
+el_proto_status_t el_rx_error_reply(const el_rx_t *rx, el_proto_status_t rx_status, uint8_t *out,
+                                    size_t cap, size_t *out_len);
+el_proto_status_t el_frame_build_error(uint16_t seq, uint8_t request_type, int status,
+                                       uint32_t detail, uint8_t *out, size_t cap,
+                                       size_t *out_len);
+
+typedef struct el_proto_dedup {
+    uint32_t crc;
+    uint16_t seq;
+    uint8_t type;
+    uint8_t valid;
+} el_proto_dedup_t;
+
+void el_dedup_init(el_proto_dedup_t *d);
+bool el_dedup_is_repeat(const el_proto_dedup_t *d, const el_proto_frame_t *req);
+void el_dedup_remember(el_proto_dedup_t *d, const el_proto_frame_t *req);
 const char *el_proto_status_name(int status);

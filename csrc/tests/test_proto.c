@@ -180,6 +180,14 @@ static void test_streams(void)
                 CHECK_EQ(st, v->expect[k].status);
                 CHECK_EQ(seq, v->expect[k].seq);
                 CHECK(ready == (v->expect[k].status == 0));
+                if (st != EL_PROTO_OK) { /* the device's answer to the rejected frame */
+                    uint8_t reply[EL_PROTO_WIRE_BOUND(EL_MSG_ERROR_BYTES)];
+                    size_t n = 0;
+                    CHECK_EQ(el_rx_error_reply(&rx, st, reply, sizeof reply, &n), EL_PROTO_OK);
+                    CHECK_EQ(n, v->expect[k].reply_len);
+                    CHECK(n == v->expect[k].reply_len &&
+                          memcmp(reply, v->expect[k].reply, n) == 0);
+                }
             }
             ++k;
         }
@@ -284,6 +292,60 @@ static void test_packers(void)
     CHECK(strcmp(el_proto_status_name(1000), "EL_PROTO_UNKNOWN") == 0);
 }
 
+static void test_feed_and_dedup(void)
+{
+    uint8_t wire[2 * EL_PROTO_MAX_WIRE];
+    uint8_t reply[EL_PROTO_MAX_WIRE];
+    uint8_t payload[4] = {100, 0, 0, 0};
+    size_t n1, n2, used, off = 0, frames = 0;
+    el_rx_t rx;
+    el_proto_frame_t f, first;
+    el_proto_dedup_t d;
+    bool ready;
+    el_proto_status_t st;
+    ctx = "feed and dedup";
+    CHECK_EQ(el_frame_build(EL_MSG_RUN, 7, payload, 4, wire, sizeof wire, &n1), EL_PROTO_OK);
+    wire[n1] = 0x01; /* garbage between frames: decodes to nothing */
+    wire[n1 + 1] = 0x00;
+    CHECK_EQ(el_frame_build(EL_MSG_RUN, 7, payload, 4, wire + n1 + 2, sizeof wire - n1 - 2, &n2),
+             EL_PROTO_OK);
+    n2 += n1 + 2;
+    el_rx_init(&rx);
+    el_dedup_init(&d);
+    memset(&first, 0, sizeof first);
+    while (off < n2) {
+        st = el_rx_feed(&rx, wire + off, n2 - off, &used, &ready);
+        CHECK(used >= 1);
+        off += used;
+        if (ready) {
+            CHECK_EQ(el_rx_frame(&rx, &f), EL_PROTO_OK);
+            if (frames == 0) {
+                CHECK(!el_dedup_is_repeat(&d, &f));
+                el_dedup_remember(&d, &f);
+                first = f;
+            } else {
+                CHECK(el_dedup_is_repeat(&d, &f)); /* same seq, type and crc */
+            }
+            ++frames;
+        } else if (st != EL_PROTO_OK) {
+            CHECK_EQ(st, EL_PROTO_E_SHORT);
+            CHECK_EQ(el_rx_error_reply(&rx, st, reply, sizeof reply, &n1), EL_PROTO_OK);
+        }
+    }
+    CHECK_EQ(frames, 2);
+    first.crc ^= 1u; /* same seq and type, other content: a new request */
+    CHECK(!el_dedup_is_repeat(&d, &first));
+    first.crc ^= 1u;
+    first.seq = 0;
+    CHECK(!el_dedup_is_repeat(&d, &first));
+    el_dedup_init(&d);
+    el_dedup_remember(&d, &first); /* seq 0 is never remembered */
+    CHECK(!d.valid);
+    CHECK_EQ(el_rx_error_reply(&rx, EL_PROTO_E_BUSY, reply, sizeof reply, &n1), EL_PROTO_ERR_RANGE);
+    CHECK_EQ(el_frame_build_error(1, EL_MSG_RUN, 0, 0, reply, sizeof reply, &n1), EL_PROTO_ERR_RANGE);
+    CHECK_EQ(el_frame_build_error(1, EL_MSG_RUN, EL_PROTO_E_BUSY, 3, reply, 5, &n1), EL_PROTO_ERR_SIZE);
+}
+
 int main(void)
 {
     test_crc();
@@ -293,6 +355,7 @@ int main(void)
     test_payload_errors();
     test_receiver_edges();
     test_packers();
+    test_feed_and_dedup();
     printf("test_proto: %d checks, %d failures (%u frame, %u stream, %u payload-error vectors)\n",
            checks, failures, (unsigned)PV_COUNT(pv_frames), (unsigned)PV_COUNT(pv_streams),
            (unsigned)PV_COUNT(pv_payload_errors));

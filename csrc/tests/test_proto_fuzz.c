@@ -106,6 +106,11 @@ static void on_frame(const el_proto_frame_t *f)
 
 static void on_error(el_proto_status_t st)
 {
+    uint8_t reply[EL_PROTO_WIRE_BOUND(EL_MSG_ERROR_BYTES)];
+    size_t n = 0;
+    /* the device's answer to the rejected frame */
+    REQUIRE(el_rx_error_reply(&g.rx, st, reply, sizeof reply, &n) == EL_PROTO_OK);
+    REQUIRE(n >= EL_PROTO_HEADER_BYTES + EL_MSG_ERROR_BYTES + EL_PROTO_CRC_BYTES + 2);
     REQUIRE(st == EL_PROTO_E_COBS || st == EL_PROTO_E_CRC || st == EL_PROTO_E_SHORT ||
             st == EL_PROTO_E_OVERSIZE || st == EL_PROTO_E_LENGTH || st == EL_PROTO_E_VERSION ||
             st == EL_PROTO_E_TYPE);

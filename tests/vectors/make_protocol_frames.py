@@ -253,15 +253,20 @@ def build() -> dict:
         )
     streams = []
     for name, note, data, expect in stream_vectors():
-        got = [_outcome(x) for x in P.Receiver().feed(data)]
+        items = P.Receiver().feed(data)
+        got = [_outcome(x) for x in items]
         want = [(int(s), q) for s, q in expect]
         assert got == want, (name, got, want)
+        replies = [P.error_reply(x).hex() if isinstance(x, P.FrameError) else "" for x in items]
         streams.append(
             {
                 "name": name,
                 "note": note,
                 "bytes": data.hex(),
-                "expect": [{"status": s, "seq": q} for s, q in want],
+                "expect": [
+                    {"status": s, "seq": q, "reply": r}
+                    for (s, q), r in zip(want, replies, strict=True)
+                ],
             }
         )
     errors = []
@@ -343,6 +348,8 @@ def render_header(v: dict) -> str:
         "typedef struct pv_outcome {",
         "    int status; /* 0: a good frame */",
         "    long seq;   /* the frame's seq, or -1 when the header was not trusted */",
+        "    size_t reply_len;      /* errors: the device's ERROR frame (el_rx_error_reply) */",
+        "    const uint8_t *reply;",
         "} pv_outcome_t;",
         "",
         "typedef struct pv_stream {",
@@ -392,9 +399,15 @@ def render_header(v: dict) -> str:
     for i, s in enumerate(v["streams"]):
         data = bytes.fromhex(s["bytes"])
         out.append(_c_bytes(f"pv_s{i}_bytes", data))
-        exp = ", ".join(
-            f"{{{e['status']}, {e['seq'] if e['seq'] is not None else -1}}}" for e in s["expect"]
-        )
+        cells = []
+        for k, e in enumerate(s["expect"]):
+            reply = bytes.fromhex(e["reply"])
+            out.append(_c_bytes(f"pv_s{i}_reply{k}", reply))
+            seq = e["seq"] if e["seq"] is not None else -1
+            cells.append(
+                f"{{{e['status']}, {seq}, {len(reply)}, {_c_ptr(f'pv_s{i}_reply{k}', reply)}}}"
+            )
+        exp = ", ".join(cells)
         out.append(f"static const pv_outcome_t pv_s{i}_expect[{len(s['expect'])}] = {{{exp}}};")
         rows.append(
             f'    {{"{s["name"]}", {len(data)}, pv_s{i}_bytes, {len(s["expect"])}, pv_s{i}_expect}},'
