@@ -24,6 +24,7 @@ Typical use::
 from __future__ import annotations
 
 import enum
+import secrets
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
@@ -1018,6 +1019,12 @@ def error_reply(err: FrameError) -> bytes:
     if err.header is None:
         return encode_message(Error(int(err.status), 0, detail), SEQ_UNATTRIBUTED)
     return encode_message(Error(int(err.status), err.header.type, detail), err.header.seq)
+
+
+def first_seq() -> int:
+    """A random first sequence number for a new connection (1 .. 65535): the device's cache
+    of the last response must not mistake the new session's first request for a resend."""
+    return secrets.randbelow(0xFFFF) + 1
 
 
 def next_seq(seq: int) -> int:

@@ -200,6 +200,7 @@ def test_receiver_counts_and_error_types():
 
 def test_next_seq_skips_zero():
     assert [P.next_seq(s) for s in (0, 1, 2, 0xFFFE, 0xFFFF)] == [1, 2, 3, 0xFFFF, 1]
+    assert all(1 <= P.first_seq() <= 0xFFFF for _ in range(100))
 
 
 def test_device_error_message():
