@@ -12,6 +12,7 @@
  *  - el_status.h : el_status_t, the status codes of every fallible call, and their numbering
  *  - el_fixed.h  : the only definitions of wrap, saturate, decay and shifts
  *  - el_core.h   : networks of LIF compartments, dense and sparse connections, the timestep
+ *  - el_artifact.h : read a model artifact (.elm) in place into an el_core_desc_t
  */
 #ifndef EDGELEARN_H
 #define EDGELEARN_H
@@ -21,5 +22,6 @@
 #include "el_fixed.h"
 #include "el_core.h"
 #include "el_proto.h"
+#include "el_artifact.h"
 
 #endif /* EDGELEARN_H */
