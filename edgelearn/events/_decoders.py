@@ -171,78 +171,103 @@ class Evt3Decoder(Decoder):
         if n == 0:
             return _EMPTY, 0
         w = np.frombuffer(view, dtype="<u2")
-        typ = (w >> 12).astype(np.intp)
+        typ = (w >> 12).astype(np.uint8)
         bad = ~self._VALID[typ]
         if bad.any():
             i = int(np.argmax(bad))
             raise self.error(base + 2 * i, f"unknown EVT 3.0 word type 0x{int(typ[i]):X}")
-        payload = (w & 0x0FFF).astype(np.int64)
-        n_words = w.shape[0]
 
-        def ffill(mask, values, carried):
-            last = _ffill_index(mask)
-            out = np.where(last >= 0, values[np.maximum(last, 0)], carried)
-            return out, last
+        # Each state register is forward-filled with the "rank" trick: cumsum of the setter
+        # mask gives, at every word, how many setters came before it (0: use the carried value).
 
-        # TIME_HIGH with wrap detection
-        th_mask = typ == 0x8
-        th_vals = payload[th_mask]
-        th_full_words = np.zeros(n_words, dtype=np.int64)
+        # -- time: TIME_HIGH (with wraps) and TIME_LOW words, made monotonic
+        tmask = (typ == 0x6) | (typ == 0x8)
+        tw = np.flatnonzero(tmask)
+        is_th = typ[tw] == 0x8
+        tpay = (w[tw] & 0x0FFF).astype(np.int64)
+        th_vals = tpay[is_th]
         if th_vals.size:
             prev0 = (self.high & 0xFFF) if self.high >= 0 else th_vals[0]
             prev = np.concatenate(([prev0], th_vals[:-1]))
             wraps = np.cumsum(th_vals < prev - 2048)
             start = (self.high >> 12) if self.high >= 0 else 0
-            th_full_words[th_mask] = th_vals + ((start + wraps) << 12)
-        high, _ = ffill(th_mask, th_full_words, self.high)
+            th_full = th_vals + ((start + wraps) << 12)
+        else:
+            th_full = th_vals
+        hrank = np.cumsum(is_th)
+        high_tw = np.where(hrank > 0, th_full[np.maximum(hrank - 1, 0)], self.high)
         # a TIME_HIGH starts a new 4096-us window at low = 0 until the next TIME_LOW
-        low, _ = ffill((typ == 0x6) | th_mask, np.where(th_mask, 0, payload), self.low)
-        y, _ = ffill(typ == 0x0, payload & 0x7FF, self.y)
+        low_tw = np.where(is_th, 0, tpay)
+        comp = np.where(high_tw >= 0, (high_tw << 12) | low_tw, -1)
+        # a TIME_LOW that steps back is held at the latest time (never decreasing)
+        tvals = np.maximum.accumulate(np.concatenate(([self.tmax], comp)))  # [0] = carried
 
-        # vectors: base x advances by the width of every vector word since the last VECT_BASE_X
-        vb_mask = typ == 0x3
-        width = np.where(typ == 0x4, 12, np.where(typ == 0x5, 8, 0))
-        excl = np.cumsum(width) - width  # widths of vector words strictly before each word
-        last_vb = _ffill_index(vb_mask)
-        vb_x = payload & 0x7FF
-        base_x = np.where(
-            last_vb >= 0,
-            vb_x[np.maximum(last_vb, 0)] + excl - excl[np.maximum(last_vb, 0)],
-            self.base_x + excl,
-        )
-        vpol = np.where(last_vb >= 0, (payload[np.maximum(last_vb, 0)] >> 11) & 1, self.vpol)
-
-        # rows that emit events: ADDR_X (one event, offset 0) and vectors (a bit mask)
-        ax = typ == 0x2
-        rows = np.flatnonzero(ax | (width > 0))
+        # -- rows that emit events: ADDR_X (1 event) and vectors (a bit mask)
+        emit = (typ == 0x2) | (typ == 0x4) | (typ == 0x5)
+        rows = np.flatnonzero(emit)
         rtyp = typ[rows]
-        mask = np.where(rtyp == 0x2, 1, np.where(rtyp == 0x4, payload[rows], payload[rows] & 0xFF))
-        bits = ((mask[:, None].astype(np.uint16) >> self._BITS) & 1).astype(bool)
+        rpay = w[rows] & 0x0FFF
+        is_vec = rtyp != 0x2
+        trank = np.cumsum(tmask, dtype=np.int32)[rows]  # index into tvals
+        ymask = typ == 0x0
+        yv = np.concatenate(([self.y], (w[ymask] & 0x7FF).astype(np.int64)))
+        yrank = np.cumsum(ymask, dtype=np.int32)[rows]
+
+        # -- vector base: VECT_BASE_X sets it, each VECT_12 / VECT_8 advances it by 12 / 8
+        vsel = np.flatnonzero((typ >= 0x3) & (typ <= 0x5))
+        vt = typ[vsel]
+        vwidth = np.where(vt == 0x4, 12, np.where(vt == 0x5, 8, 0))
+        vis_base = vt == 0x3
+        vbx = np.concatenate(([self.base_x], (w[vsel][vis_base] & 0x7FF).astype(np.int64)))
+        vbp = np.concatenate(([self.vpol], (w[vsel][vis_base] >> 11).astype(np.int64) & 1))
+        brank = np.cumsum(vis_base)
+        excl = np.cumsum(vwidth) - vwidth
+        # widths consumed since the last base (or since the chunk start for the carried base)
+        base_pos = np.flatnonzero(vis_base)
+        excl_at_base = np.concatenate(([0], excl[base_pos]))
+        vbase = vbx[brank] + excl - excl_at_base[brank]
+        vpol = vbp[brank]
+        if vsel.size:
+            self.base_x = int(vbase[-1] + vwidth[-1])
+            self.vpol = int(vpol[-1])
+        vec_rows_in_vsel = np.flatnonzero(vwidth > 0)  # vector words among vsel, in order
+
+        # -- events per row and their order (word order, then bit order)
+        counts = np.ones(rows.size, dtype=np.int64)
+        vmask = rpay[is_vec].astype(np.int64)
+        vmask = np.where(rtyp[is_vec] == 0x5, vmask & 0xFF, vmask)
+        bits = ((vmask[:, None] >> np.arange(12)) & 1).astype(bool)
+        counts[is_vec] = bits.sum(axis=1)
+        starts = np.cumsum(counts) - counts
+        total = int(counts.sum())
+        x = np.empty(total, dtype=np.int64)
+        p = np.empty(total, dtype=np.int64)
+        ax = ~is_vec
+        x[starts[ax]] = rpay[ax] & 0x7FF
+        p[starts[ax]] = (rpay[ax] >> 11) & 1
         r, b = np.nonzero(bits)
-        wi = rows[r]
-        is_ax = typ[wi] == 0x2
-        x = np.where(is_ax, payload[wi] & 0x7FF, base_x[wi] + b)
-        p = np.where(is_ax, (payload[wi] >> 11) & 1, vpol[wi])
-        # time of every word, held monotonic (a TIME_LOW that steps back is held at the
-        # latest time, as faery and evlib do); -1 before the first TIME_HIGH
-        tword = np.where(high >= 0, (high << 12) | low, -1)
-        tword = np.maximum.accumulate(np.concatenate(([self.tmax], tword)))[1:]
-        ey = y[wi]
-        keep = (tword[wi] >= 0) & (ey >= 0)
+        if r.size:
+            vstarts = starts[is_vec]
+            j = np.arange(r.size) - (np.cumsum(counts[is_vec]) - counts[is_vec])[r]
+            pos = vstarts[r] + j
+            x[pos] = vbase[vec_rows_in_vsel][r] + b
+            p[pos] = vpol[vec_rows_in_vsel][r]
+        row_of = np.repeat(np.arange(rows.size), counts)
+        t = tvals[trank[row_of]]
+        y = yv[yrank[row_of]]
+        keep = (t >= 0) & (y >= 0)
+        wi = rows[row_of]
         if not keep.all():
             self.skipped += int(np.count_nonzero(~keep))
-        wi = wi[keep]
-        t = tword[wi]
-        ev = _pack(t, x[keep], ey[keep], p[keep])
+            t, x, y, p, wi = t[keep], x[keep], y[keep], p[keep], wi[keep]
+        ev = _pack(t, x, y, p)
         self.offsets = lambda: base + 2 * wi
 
         # carry state to the next chunk
-        self.high = int(high[-1])
-        self.low = int(low[-1])
-        self.tmax = int(tword[-1])
-        self.y = int(y[-1])
-        self.base_x = int(base_x[-1] + width[-1])
-        self.vpol = int(vpol[-1])
+        if th_vals.size:
+            self.high = int(th_full[-1])
+        self.tmax = int(tvals[-1])
+        self.y = int(yv[-1])
         return ev, n
 
 

@@ -5,7 +5,7 @@ trajectory comes from ``(seed, class_id)``, the per-sample jitter from ``(seed, 
 index)``, so any sample can be regenerated alone and classes never run out. Samples are made in
 batches: the frames of every sample in a batch go through one :func:`simulate_batch` call.
 
-*glyphs*: a class is 2-4 random strokes (quadratic Bezier curves) in the unit square. A sample
+*glyphs*: a class is 1-5 random strokes (quadratic Bezier curves) in the unit square. A sample
 jitters the control points, rotates (+-12 deg), scales (0.85-1.1), shifts and thickens the
 strokes, draws them white on a dark background, and views them with N-MNIST's camera motion:
 three 102 ms saccades along a triangle (0,0) -> (1.75, 3.5) -> (3.5, 0) -> (0,0) pixels with
@@ -159,10 +159,10 @@ _SUPER = 4  # fine pixels per sensor pixel when drawing
 def glyph_strokes(class_id: int, seed: int = 0) -> np.ndarray:
     """The class's strokes: ``(n_strokes, 3, 2)`` quadratic Bezier control points in [0, 1]^2.
 
-    2-4 strokes; deterministic in ``(seed, class_id)``.
+    1-5 strokes; deterministic in ``(seed, class_id)``.
     """
     r = _rng(seed, 0x6C79, class_id)
-    n = int(r.integers(2, 5))
+    n = int(r.integers(1, 6))
     pts = r.uniform(0.1, 0.9, size=(n, 3, 2))
     # chain some strokes (pen continues from the previous end) so glyphs look written
     chain = r.random(n) < 0.5

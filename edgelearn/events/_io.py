@@ -392,16 +392,7 @@ class EventFile:
         """All events as one :class:`Recording`."""
         if self.format in ("npz", "npy"):
             return _load_numpy(self.path, self.format)
-        if self.format in ("evt2", "evt3", "dat", "nmnist", "aedat2"):
-            # one pass over the whole file: fastest, and the data is no bigger than the file
-            self_chunk = self.chunk_bytes
-            self.chunk_bytes = max(self_chunk, self.file_size)
-            try:
-                parts = list(self.chunks())
-            finally:
-                self.chunk_bytes = self_chunk
-        else:
-            parts = list(self.chunks())
+        parts = list(self.chunks())  # chunk by chunk: cache-friendly, and as fast as one pass
         events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
         width, height = self.width, self.height
         if width is None:
