@@ -12,6 +12,7 @@
  *  - el_status.h : el_status_t, the status codes of every fallible call, and their numbering
  *  - el_fixed.h  : the only definitions of wrap, saturate, decay and shifts
  *  - el_core.h   : networks of LIF compartments, dense and sparse connections, the timestep
+ *  - el_learn.h  : the plasticity processor: PRNG, traces, rule microcode, learning epochs
  *  - el_artifact.h : read a model artifact (.elm) in place into an el_core_desc_t
  */
 #ifndef EDGELEARN_H
@@ -21,6 +22,7 @@
 #include "el_status.h"
 #include "el_fixed.h"
 #include "el_core.h"
+#include "el_learn.h"
 #include "el_proto.h"
 #include "el_artifact.h"
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "el_fixed.h"
+#include "el_learn.h"
 #include "el_port.h"
 
 /** Marks an initialised core (ASCII "ELC1"). */
@@ -48,6 +49,7 @@ typedef struct el_conn {
     uint32_t *rowidx;     /* sparse: nnz destinations */
     int32_t *acc;         /* stride accumulators of this step's summed mantissas */
     uint32_t active;      /* 1 when a source spiked at t-1 (acc is valid), else 0 */
+    el_plastic_t *pl;     /* plastic: the plasticity processor's state (el_learn.h); else NULL */
 } el_conn_t;
 
 struct el_core {
@@ -67,6 +69,10 @@ struct el_core {
     uint8_t *s;            /* spikes of the last step */
     uint32_t *in_events;   /* input axons that spiked at the last step */
     uint32_t *a;           /* scratch: a population's summed input, mod 2^32 */
+    int8_t *third;         /* third factor r per neuron (plasticity, spec 5.3) */
+    int32_t *learn_scratch; /* shared scratch of the learning epochs */
+    uint32_t seed;         /* PRNG seed (spec 5.1) */
+    uint32_t learn;        /* learning switch (spec 5.4) */
 };
 
 /* ---- layout ------------------------------------------------------------------------------ */
@@ -166,6 +172,16 @@ static el_status_t el_check_conn(const el_core_desc_t *d, const el_conn_desc_t *
     if (n_src > (uint32_t)EL_MAX_FANIN) {
         return EL_ERR_RANGE;
     }
+    if ((c->flags & EL_CONN_PLASTIC) != 0u) {
+        el_status_t st;
+        if (c->rule == NULL) {
+            return EL_ERR_NULL;
+        }
+        st = el_rule_check(c->rule, c->rule_len);
+        if (st != EL_OK) {
+            return st;
+        }
+    }
     if (c->kind == EL_CONN_DENSE) {
         if (c->weights == NULL && n_src != 0u) {
             return EL_ERR_NULL;
@@ -241,7 +257,7 @@ typedef struct el_layout {
     size_t conns;
     size_t in_conns;
     size_t header_end;
-    size_t u, v, bias, r, s, spk, in_events, a;
+    size_t u, v, bias, r, s, spk, in_events, a, third, learn_scratch;
     size_t data_end;
     size_t total;
 } el_layout_t;
@@ -255,6 +271,7 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
     const size_t al = EL_CORE_ARRAY_ALIGN;
     uint32_t n = 0;
     uint32_t max_stride = 0;
+    size_t max_scratch = 0;
     uint32_t k;
     (void)el_carve(&h, 1u, sizeof(el_core_t), sizeof(uint64_t));
     L->pops = el_carve(&h, d->n_pops, sizeof(el_pop_t), sizeof(void *));
@@ -275,6 +292,7 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
     L->spk = el_carve(&a, n, sizeof(uint32_t), al);
     L->in_events = el_carve(&a, d->n_inputs, sizeof(uint32_t), al);
     L->a = el_carve(&a, max_stride, sizeof(uint32_t), al);
+    L->third = el_carve(&a, n, sizeof(int8_t), al);
     for (k = 0; k < d->n_conns; ++k) {
         const el_conn_desc_t *cd = &d->conns[k];
         const uint32_t n_src = el_src_size(d, cd->src);
@@ -286,6 +304,7 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
         size_t w = 0;
         size_t colptr = 0;
         size_t rowidx = 0;
+        size_t pl = 0;
         if (dense) {
             if (n_src != 0u && (size_t)stride > SIZE_MAX / n_src) {
                 return EL_ERR_SIZE;
@@ -295,6 +314,31 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
             colptr = el_carve(&a, (size_t)n_src + 1u, sizeof(uint32_t), al);
             rowidx = el_carve(&a, nnz, sizeof(uint32_t), al);
             w = el_carve(&a, nnz, sizeof(int8_t), al);
+        }
+        if ((cd->flags & EL_CONN_PLASTIC) != 0u) {
+            /* the plasticity processor's state, and the largest scratch any rule needs */
+            el_rule_t rule;
+            el_plastic_geom_t g;
+            size_t pb = 0;
+            el_status_t st = el_rule_load(cd->rule, cd->rule_len, &rule);
+            g.n_src = n_src;
+            g.n_dst = n_dst;
+            g.stride = dense ? stride : 0u;
+            g.nnz = nnz;
+            g.colptr = NULL; /* sizing needs only the geometry */
+            g.rowidx = NULL;
+            g.conn = k;
+            g.mixed = (cd->flags & EL_CONN_MIXED) != 0u ? 1u : 0u;
+            if (st == EL_OK) {
+                st = el_plastic_bytes(&g, &pb);
+            }
+            if (st != EL_OK) {
+                return st;
+            }
+            pl = el_carve(&a, pb, 1u, al);
+            if (el_plastic_scratch_bytes(&rule, &g) > max_scratch) {
+                max_scratch = el_plastic_scratch_bytes(&rule, &g);
+            }
         }
         if (core != NULL) {
             el_conn_t *c = &core->conns[k];
@@ -312,8 +356,11 @@ static el_status_t el_plan(const el_core_desc_t *d, el_layout_t *L, el_core_t *c
             c->colptr = dense ? NULL : (uint32_t *)(void *)(data + colptr);
             c->rowidx = dense ? NULL : (uint32_t *)(void *)(data + rowidx);
             c->active = 0u;
+            c->pl = (cd->flags & EL_CONN_PLASTIC) != 0u ? (el_plastic_t *)(void *)(data + pl) :
+                                                         NULL;
         }
     }
+    L->learn_scratch = el_carve(&a, max_scratch, 1u, al);
     if (!h.ok || !a.ok || a.off > SIZE_MAX - (al - 1u) - h.off) {
         return EL_ERR_SIZE;
     }
@@ -387,6 +434,40 @@ static void el_pack_conn(el_conn_t *c, const el_conn_desc_t *cd)
     c->colptr[0] = 0u;
 }
 
+/* Build a plastic connection's state in the memory el_plan reserved at c->pl: the packed w' are
+ * already in c->w; the full mantissas are packed by the same routine with the sign mode off. */
+static el_status_t el_init_plastic(el_conn_t *c, const el_conn_desc_t *cd, uint32_t k)
+{
+    el_rule_t rule;
+    el_plastic_geom_t g;
+    el_conn_t full = *c;
+    size_t pb = 0;
+    el_status_t st = el_rule_load(cd->rule, cd->rule_len, &rule);
+    void *mem = c->pl;
+    g.n_src = c->n_src;
+    g.n_dst = c->n_dst;
+    g.stride = c->kind == EL_CONN_DENSE ? c->stride : 0u;
+    g.nnz = c->nnz;
+    g.colptr = c->colptr;
+    g.rowidx = c->rowidx;
+    g.conn = k;
+    g.mixed = (c->flags & EL_CONN_MIXED) != 0u ? 1u : 0u;
+    if (st == EL_OK) {
+        st = el_plastic_bytes(&g, &pb);
+    }
+    if (st == EL_OK) {
+        st = el_plastic_init(&g, &rule, NULL, c->w, mem, pb, &c->pl);
+    }
+    if (st != EL_OK) {
+        return st;
+    }
+    full.w = c->pl->w;
+    full.flags &= ~(uint32_t)EL_CONN_MIXED;
+    el_pack_conn(&full, cd);
+    el_plastic_sync(c->pl);
+    return EL_OK;
+}
+
 static bool el_core_ok(const el_core_t *core)
 {
     return core != NULL && core->magic == EL_CORE_MAGIC;
@@ -410,7 +491,11 @@ el_status_t el_core_reset(el_core_t *core)
     }
     for (k = 0; k < core->n_conns; ++k) {
         core->conns[k].active = 0u;
+        if (core->conns[k].pl != NULL) {
+            el_plastic_reset(core->conns[k].pl);
+        }
     }
+    el_memset(core->third, 0u, core->n_neurons);
     core->n_in_events = 0u;
     core->t = 0u;
     return EL_OK;
@@ -466,6 +551,10 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
     c->s = data + L.s;
     c->in_events = (uint32_t *)(void *)(data + L.in_events);
     c->a = (uint32_t *)(void *)(data + L.a);
+    c->third = (int8_t *)(void *)(data + L.third);
+    c->learn_scratch = (int32_t *)(void *)(data + L.learn_scratch);
+    c->seed = desc->seed;
+    c->learn = 1u;
     for (k = 0; k < desc->n_pops; ++k) {
         const el_pop_desc_t *pd = &desc->pops[k];
         el_pop_t *p = &c->pops[k];
@@ -499,6 +588,12 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
     }
     for (k = 0; k < desc->n_conns; ++k) {
         el_pack_conn(&c->conns[k], &desc->conns[k]);
+        if (c->conns[k].pl != NULL) {
+            st = el_init_plastic(&c->conns[k], &desc->conns[k], k);
+            if (st != EL_OK) {
+                return st;
+            }
+        }
     }
     c->magic = EL_CORE_MAGIC;
     (void)el_core_reset(c);
@@ -727,6 +822,20 @@ static void el_step(el_core_t *core, const uint8_t *in_spikes, const uint32_t *a
     }
     core->n_in_events = n_in;
     core->t += 1u;
+    /* plasticity (spec 5.2-5.4): traces with this step's spikes, then the learning epoch */
+    for (k = 0; k < core->n_conns; ++k) {
+        el_conn_t *c = &core->conns[k];
+        if (c->pl != NULL) {
+            const el_pop_t *dp = &core->pops[c->dst];
+            const uint32_t *src_spk = c->src == EL_SRC_INPUT ? core->in_events :
+                                                               core->pops[c->src].spk;
+            const uint32_t n_src_spk = c->src == EL_SRC_INPUT ? core->n_in_events :
+                                                                core->pops[c->src].n_spk;
+            el_plastic_step(c->pl, src_spk, n_src_spk, dp->spk, dp->n_spk,
+                            core->third + dp->offset, core->seed, (uint32_t)core->t,
+                            (int)core->learn, core->learn_scratch);
+        }
+    }
 }
 
 el_status_t el_core_step(el_core_t *core, const uint8_t *in_spikes)
@@ -860,6 +969,134 @@ el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *o
             for (k = c->colptr[j]; k < c->colptr[j + 1u]; ++k) {
                 out[(size_t)c->rowidx[k] * c->n_src + j] = c->w[k];
             }
+        }
+    }
+    return EL_OK;
+}
+
+/* ---- plasticity ------------------------------------------------------------------------------ */
+
+el_status_t el_core_set_third(el_core_t *core, const int8_t *r)
+{
+    if (core == NULL || r == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    el_memcpy(core->third, r, core->n_neurons);
+    return EL_OK;
+}
+
+el_status_t el_core_set_learning(el_core_t *core, int on)
+{
+    if (core == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    core->learn = on != 0 ? 1u : 0u;
+    return EL_OK;
+}
+
+static el_status_t el_plastic_conn(const el_core_t *core, uint32_t conn, el_plastic_t **pl)
+{
+    if (core == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    if (conn >= core->n_conns || core->conns[conn].pl == NULL) {
+        return EL_ERR_RANGE;
+    }
+    *pl = core->conns[conn].pl;
+    return EL_OK;
+}
+
+el_status_t el_core_set_rule(el_core_t *core, uint32_t conn, const uint8_t *code, size_t len)
+{
+    el_plastic_t *pl = NULL;
+    el_rule_t rule;
+    el_status_t st = el_plastic_conn(core, conn, &pl);
+    if (st != EL_OK) {
+        return st;
+    }
+    if (code == NULL) {
+        return EL_ERR_NULL;
+    }
+    st = el_rule_load(code, len, &rule);
+    if (st != EL_OK) {
+        return st;
+    }
+    return el_plastic_set_rule(pl, &rule);
+}
+
+el_status_t el_core_read_plastic(const el_core_t *core, uint32_t conn, int8_t *w, int8_t *e,
+                                 size_t len)
+{
+    el_plastic_t *pl = NULL;
+    el_status_t st = el_plastic_conn(core, conn, &pl);
+    if (st != EL_OK) {
+        return st;
+    }
+    if (w == NULL && e == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (len < (size_t)pl->n_dst * pl->n_src) {
+        return EL_ERR_SIZE;
+    }
+    el_plastic_read(pl, w, e);
+    return EL_OK;
+}
+
+el_status_t el_core_read_traces(const el_core_t *core, uint32_t conn, uint8_t *x, uint8_t *y)
+{
+    el_plastic_t *pl = NULL;
+    el_status_t st = el_plastic_conn(core, conn, &pl);
+    if (st != EL_OK) {
+        return st;
+    }
+    if (x == NULL && y == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (x != NULL) {
+        el_memcpy(x, pl->x, 2u * (size_t)pl->n_src);
+    }
+    if (y != NULL) {
+        el_memcpy(y, pl->y, 3u * (size_t)pl->n_dst);
+    }
+    return EL_OK;
+}
+
+el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8_t *third,
+                              size_t n_steps, uint8_t *out_s, int32_t *out_u, int32_t *out_v)
+{
+    size_t k;
+    size_t n;
+    el_status_t st;
+    if (third == NULL) {
+        return el_core_run(core, raster, n_steps, out_s, out_u, out_v);
+    }
+    if (core == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    n = core->n_neurons;
+    if (n != 0u && n_steps > SIZE_MAX / sizeof(int32_t) / n) {
+        return EL_ERR_SIZE;
+    }
+    for (k = 0; k < n_steps; ++k) {
+        el_memcpy(core->third, third + k * n, n);
+        st = el_core_run(core, raster == NULL ? NULL : raster + k * core->n_inputs, 1u,
+                         out_s == NULL ? NULL : out_s + k * n,
+                         out_u == NULL ? NULL : out_u + k * n,
+                         out_v == NULL ? NULL : out_v + k * n);
+        if (st != EL_OK) {
+            return st;
         }
     }
     return EL_OK;

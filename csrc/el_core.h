@@ -34,15 +34,24 @@
  * updates every compartment (spec section 4, steps 2-5; a branch-free loop); then records this
  * step's input spikes as an event list for the next step (one-step latency).
  *
+ * ## Plastic connections (docs/spec.md section 5; el_learn.h)
+ *
+ * A connection with ::EL_CONN_PLASTIC carries rule microcode (::el_conn_desc_t.rule, checked by
+ * el_rule_load()). The core's block then also holds, per plastic connection, an ::el_plastic_t
+ * (full weight mantissas, tags, traces x1 x2 / y1 y2 y3, epoch bits x0 / y0), one shared int32
+ * scratch area for the learning epoch, and per neuron a third factor r in [-128, 127]
+ * (el_core_set_third()). After the compartments of step t (numbered from 1) and the recording
+ * of its input spikes, every plastic connection updates its traces with step t's spikes (the
+ * input port's spikes given AT step t, a population's spikes OF step t) and, when
+ * t mod t_epoch == 0 and learning is on (el_core_set_learning(); on after init), runs its rule.
+ * The packed weights stay the *delivery* copy (w', truncated in mixed mode, source-major); the
+ * plasticity processor keeps the full mantissas in the same layout and rewrites both after each
+ * epoch, so the updated weights carry step t's spikes at t + 1.
+ *
  * ## Room for later features
  *
- * ::EL_CONN_PLASTIC (weights updated by the plasticity processor every learning epoch) and
- * ::EL_CONN_GRADED (graded spike payloads) are reserved flags of ::el_conn_desc_t.flags; this
- * build rejects them with ::EL_ERR_UNSUPPORTED. The packed weights are the *delivery* copy (w',
- * already truncated); the plasticity processor is expected to keep the full mantissas of a
- * plastic connection (spec section 5: "stored as the full mantissa and truncated when used") in
- * its own state and rewrite the packed w' of the synapses it updates after each learning epoch
- * (el_core.c keeps one packing routine for that). `el_pop_desc_t.flags` is reserved (must be 0)
+ * ::EL_CONN_GRADED (graded spike payloads) is a reserved flag of ::el_conn_desc_t.flags; this
+ * build rejects it with ::EL_ERR_UNSUPPORTED. `el_pop_desc_t.flags` is reserved (must be 0)
  * for per-population features (traces, third factor). Input spike values other than 0/1 are
  * reserved for graded spikes (currently any non-zero byte is a binary spike).
  */
@@ -76,12 +85,12 @@ extern "C" {
 
 /** ::el_conn_desc_t.flags: mixed-sign mode, w' = shr(w, 1) * 2 (spec section 3). */
 #define EL_CONN_MIXED 1u
-/** ::el_conn_desc_t.flags: reserved for plastic connections (not yet supported). */
+/** ::el_conn_desc_t.flags: plastic: the weights are updated by the connection's rule. */
 #define EL_CONN_PLASTIC 2u
 /** ::el_conn_desc_t.flags: reserved for graded spikes (not yet supported). */
 #define EL_CONN_GRADED 4u
 /** Every flag this build accepts. */
-#define EL_CONN_FLAGS_SUPPORTED EL_CONN_MIXED
+#define EL_CONN_FLAGS_SUPPORTED (EL_CONN_MIXED | EL_CONN_PLASTIC)
 
 /** One population of compartments (spec section 3). */
 typedef struct el_pop_desc {
@@ -102,7 +111,7 @@ typedef struct el_conn_desc {
     int32_t dst;              /**< destination population index */
     int32_t kind;             /**< ::EL_CONN_DENSE or ::EL_CONN_SPARSE */
     int32_t w_exp;            /**< weight exponent, [EL_WEIGHT_EXP_MIN, EL_WEIGHT_EXP_MAX] */
-    uint32_t flags;           /**< ::EL_CONN_MIXED (others reserved) */
+    uint32_t flags;           /**< ::EL_CONN_MIXED, ::EL_CONN_PLASTIC (others reserved) */
     const int8_t *weights;    /**< dense: n_dst * n_src mantissas, row-major (dst i, src j at
                                    i * n_src + j); sparse: nnz mantissas in CSR order.
                                    May be NULL only when it would hold 0 values. */
@@ -110,6 +119,9 @@ typedef struct el_conn_desc {
                                    nnz = indptr[n_dst] <= n_dst * n_src */
     const uint32_t *indices;  /**< sparse only: nnz sources in [0, n_src), ascending and unique
                                    within each destination row */
+    const uint8_t *rule;      /**< plastic only: rule microcode (edgelearn.rule.Rule.microcode),
+                                   copied at init; ignored otherwise */
+    uint32_t rule_len;        /**< plastic only: bytes at @p rule */
 } el_conn_desc_t;
 
 /** A whole network. */
@@ -120,6 +132,7 @@ typedef struct el_core_desc {
                                        population in this order */
     uint32_t n_conns;             /**< connections, [0, EL_MAX_CONNECTIONS] */
     const el_conn_desc_t *conns;  /**< n_conns connections (NULL when n_conns is 0) */
+    uint32_t seed;                /**< the PRNG seed of stochastic rounding (spec 5.1) */
 } el_core_desc_t;
 
 /** An initialised core; opaque, it lives at the start of the caller's memory block. */
@@ -148,8 +161,9 @@ el_status_t el_core_bytes(const el_core_desc_t *desc, size_t *bytes);
 el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el_core_t **core);
 
 /**
- * @brief Return to t = 0: u = v = 0, no spikes, no refractory counts, no pending input.
- *        Weights are kept.
+ * @brief Return to t = 0: u = v = 0, no spikes, no refractory counts, no pending input;
+ *        plastic connections' traces, epoch bits and tags 0, third factors 0. Weights (plastic
+ *        ones as learned), the seed, the rules and the learning switch are kept.
  * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE (not an initialised core).
  */
 el_status_t el_core_reset(el_core_t *core);
@@ -214,6 +228,71 @@ const int32_t *el_core_v(const el_core_t *core);
  * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad @p conn), ::EL_ERR_SIZE.
  */
 el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *out, size_t len);
+
+/* ---- plasticity (spec section 5) ------------------------------------------------------------- */
+
+/**
+ * @brief Write the third factor r of every neuron (held until written again; spec 5.3).
+ * @param core the core
+ * @param r    n_neurons values in [EL_THIRD_MIN, EL_THIRD_MAX] (every int8_t), neurons in the
+ *             concatenated order
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE.
+ */
+el_status_t el_core_set_third(el_core_t *core, const int8_t *r);
+
+/**
+ * @brief The core-wide learning switch (spec 5.4): off, traces and the epochs' clearing of
+ *        x0 / y0 go on and only the updates of w and e are skipped. On after init.
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE.
+ */
+el_status_t el_core_set_learning(el_core_t *core, int on);
+
+/**
+ * @brief Replace a plastic connection's hyperparameters (coefficient mantissas, gate
+ *        thresholds, trace decays and impulses) by those of new microcode of the same structure,
+ *        without touching weights, tags or traces.
+ * @param core the core
+ * @param conn a plastic connection's index
+ * @param code microcode bytes, @p len of them
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (@p conn out of range or not
+ *         plastic), any error of el_rule_load(), ::EL_ERR_RULE_STRUCTURE (the structure differs:
+ *         terms, exponents, factors, gates' factors, t_epoch, weight limits, rounding, targets).
+ *         On error nothing changes.
+ */
+el_status_t el_core_set_rule(el_core_t *core, uint32_t conn, const uint8_t *code, size_t len);
+
+/**
+ * @brief Read a plastic connection's weight mantissas (full, before the sign-mode truncation)
+ *        and tags as dense row-major matrices (destination i, source j at i * n_src + j; zero
+ *        where a sparse connection stores no synapse).
+ * @param core the core
+ * @param conn a plastic connection's index
+ * @param w    NULL or n_dst * n_src int8
+ * @param e    NULL or n_dst * n_src int8
+ * @param len  size of each non-NULL buffer in values, >= n_dst * n_src
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad or non-plastic @p conn),
+ *         ::EL_ERR_SIZE.
+ */
+el_status_t el_core_read_plastic(const el_core_t *core, uint32_t conn, int8_t *w, int8_t *e,
+                                 size_t len);
+
+/**
+ * @brief Read a plastic connection's traces: x = [x1 (n_src), x2 (n_src)], y = [y1, y2, y3]
+ *        (n_dst each), every value in [0, EL_TRACE_MAX].
+ * @param x     NULL or 2 * n_src bytes
+ * @param y     NULL or 3 * n_dst bytes
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad or non-plastic @p conn).
+ */
+el_status_t el_core_read_traces(const el_core_t *core, uint32_t conn, uint8_t *x, uint8_t *y);
+
+/**
+ * @brief el_core_run() with the third factor the host holds at each step: before step k of
+ *        this call, r is set to row k of @p third (when not NULL).
+ * @param third NULL or n_steps * n_neurons int8 (row-major)
+ * @return as el_core_run().
+ */
+el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8_t *third,
+                              size_t n_steps, uint8_t *out_s, int32_t *out_u, int32_t *out_v);
 
 #ifdef __cplusplus
 }

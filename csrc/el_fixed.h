@@ -124,4 +124,114 @@ static inline uint32_t el_scale_mod32(int32_t x, int e, unsigned shift)
     return m << shift;
 }
 
+/* ---- plasticity (docs/spec.md section 5) ------------------------------------------------ */
+
+/**
+ * @brief Clamp to [lo, hi] (weights, tags, saturating traces).
+ * @param x  any int32_t
+ * @param lo lower bound, lo <= hi
+ * @param hi upper bound
+ * @return min(max(x, lo), hi).
+ */
+static inline int32_t el_clamp32(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/**
+ * @brief Sign-mode truncation of a weight mantissa, w' = shr(w, 1) * 2 (spec section 3).
+ * @param w mantissa in [EL_WEIGHT_MIN, EL_WEIGHT_MAX]
+ * @return the even value floor(w / 2) * 2, in [-128, 126] (-3 -> -4, 3 -> 2).
+ */
+static inline int32_t el_mixed_trunc(int32_t w)
+{
+    return el_shr32(w, 1u) * 2;
+}
+
+/**
+ * @brief A trace's decay with stochastic rounding (spec 5.2):
+ *        (x * (4096 - d) + (word >> 20)) >> 12.
+ * @param x    trace in [0, EL_TRACE_MAX]
+ * @param d    decay in [0, EL_DECAY_MAX]
+ * @param word the PRNG word of this trace and step (its top 12 bits round)
+ * @return the decayed trace in [0, x]; E[result] = x (4096 - d) / 4096 (unbiased).
+ *         Everything is non-negative and below 2^20: a plain unsigned shift is exact.
+ */
+static inline int32_t el_trace_decay(int32_t x, int32_t d, uint32_t word)
+{
+    return (int32_t)(((uint32_t)x * (uint32_t)(4096 - d) + (word >> 20)) >> EL_DECAY_BITS);
+}
+
+/**
+ * @brief A trace's impulse with stochastic rounding (spec 5.2): (imp + (word & 15)) >> 4.
+ * @param imp  impulse in [0, EL_IMPULSE_MAX], Q4 (units of 1/16)
+ * @param word the same PRNG word as the decay of this step (its low 4 bits round)
+ * @return the integer added, in [0, 128]; E[result] = imp / 16. The caller saturates the sum
+ *         at EL_TRACE_MAX.
+ */
+static inline int32_t el_trace_impulse(int32_t imp, uint32_t word)
+{
+    return (int32_t)(((uint32_t)imp + (word & 15u)) >> EL_IMPULSE_FRAC_BITS);
+}
+
+/**
+ * @brief A learning term's value T = floor(P * 2^k), k = E + 15, clamped to [-2^24, 2^24].
+ * @param p exact product, |p| < EL_PRODUCT_LIMIT (2^24)
+ * @param k shift in [EL_COEF_EXP_MIN + 15, EL_COEF_EXP_MAX + 15] = [-9, 22]
+ * @return floor(p * 2^k) clamped to [-2^24, 2^24]. The clamp changes nothing downstream: the
+ *         accumulator (el_learn_acc_add) saturates at 2^23, so acc + T saturates exactly as with
+ *         the unclamped T, and everything stays in int32. For k >= 0 the product is clamped
+ *         before the shift (|p| >= 2^(24-k) <=> |p * 2^k| >= 2^24); for k < 0 it floors.
+ */
+static inline int32_t el_learn_term(int32_t p, int k)
+{
+    if (k < 0) {
+        return el_shr32(p, (unsigned)-k);
+    }
+    {
+        const int32_t lim = (int32_t)1 << (unsigned)(24 - k);
+        return el_clamp32(p, -lim, lim) * ((int32_t)1 << (unsigned)k);
+    }
+}
+
+/**
+ * @brief The learning accumulator's saturating add, clamp(acc + t, -2^23, 2^23) (spec 5.4).
+ * @param acc accumulator in [-EL_LEARN_ACC_LIMIT, EL_LEARN_ACC_LIMIT] (15 fraction bits)
+ * @param t   a term value from el_learn_term, in [-2^24, 2^24]
+ * @return the saturated sum in [-2^23, 2^23] (note: +2^23 is reachable, unlike sat24).
+ */
+static inline int32_t el_learn_acc_add(int32_t acc, int32_t t)
+{
+    return el_clamp32(acc + t, -EL_LEARN_ACC_LIMIT, EL_LEARN_ACC_LIMIT);
+}
+
+/** Rounding modes of a rule (the microcode's flags & 3). */
+#define EL_ROUND_STOCHASTIC 0
+#define EL_ROUND_FLOOR 1
+#define EL_ROUND_NEAREST 2
+
+/**
+ * @brief Stochastic rounding of the accumulator: shr(acc + (word >> 17), 15).
+ * @param acc  accumulator in [-2^23, 2^23] (15 fraction bits)
+ * @param word the PRNG word of this synapse, step and target (its top 15 bits round)
+ * @return the integer update in [-256, 256]; E[result] = acc / 2^15.
+ */
+static inline int32_t el_learn_round_stochastic(int32_t acc, uint32_t word)
+{
+    return el_shr32(acc + (int32_t)(word >> 17), EL_LEARN_FRAC_BITS);
+}
+
+/**
+ * @brief Deterministic rounding of the accumulator: floor (shr(acc, 15)) or nearest, half up
+ *        (shr(acc + 2^14, 15)).
+ * @param acc     accumulator in [-2^23, 2^23] (15 fraction bits)
+ * @param nearest 0: floor; non-zero: nearest (half up)
+ * @return the integer update in [-256, 256].
+ */
+static inline int32_t el_learn_round_fixed(int32_t acc, int nearest)
+{
+    return el_shr32(acc + (nearest ? (int32_t)1 << (EL_LEARN_FRAC_BITS - 1) : 0),
+                    EL_LEARN_FRAC_BITS);
+}
+
 #endif /* EL_FIXED_H */

@@ -36,7 +36,15 @@ typedef enum el_status {
     EL_ERR_ALIGN = 4,        /**< a caller buffer is not aligned as documented */
     EL_ERR_UNSUPPORTED = 5,  /**< a reserved feature/flag that this build does not implement */
     EL_ERR_STATE = 6,        /**< the object is not in a state that allows the call */
-    EL_ERR_FORMAT = 7        /**< malformed structured input (e.g. CSR indices not sorted) */
+    EL_ERR_FORMAT = 7,       /**< malformed structured input (e.g. CSR indices not sorted) */
+    /* plasticity processor / rule microcode (el_learn) */
+    EL_ERR_RULE_MAGIC = 64,     /**< rule microcode does not start with "ELRU" */
+    EL_ERR_RULE_VERSION = 65,   /**< rule microcode version this build does not read */
+    EL_ERR_RULE_TRUNCATED = 66, /**< rule microcode ends inside a field */
+    EL_ERR_RULE_FIELD = 67,     /**< a microcode field is out of range or an id is unknown */
+    EL_ERR_RULE_WIDTH = 68,     /**< a term's product can reach 2^24 (too wide) */
+    EL_ERR_RULE_TRAILING = 69,  /**< bytes after the last term */
+    EL_ERR_RULE_STRUCTURE = 70  /**< a replacement rule's structure differs from the loaded one */
 } el_status_t;
 
 #ifdef __cplusplus

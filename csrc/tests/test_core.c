@@ -583,7 +583,9 @@ static void test_errors(void)
     L.conn.src = 3;
     CHECK_EQ(el_core_bytes(&L.desc, &bytes), EL_ERR_RANGE);
     L.conn.src = EL_SRC_INPUT;
-    L.conn.flags = EL_CONN_PLASTIC;
+    L.conn.flags = EL_CONN_PLASTIC; /* plastic without rule microcode */
+    CHECK_EQ(el_core_bytes(&L.desc, &bytes), EL_ERR_NULL);
+    L.conn.flags = EL_CONN_GRADED;
     CHECK_EQ(el_core_bytes(&L.desc, &bytes), EL_ERR_UNSUPPORTED);
     L.conn.flags = 0x80u;
     CHECK_EQ(el_core_bytes(&L.desc, &bytes), EL_ERR_RANGE);
