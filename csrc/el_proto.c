@@ -1192,3 +1192,60 @@ el_proto_status_t el_msg_u32x2_unpack(const uint8_t *p, size_t len, uint32_t *a,
     *b = get_u32(p + 4);
     return EL_PROTO_OK;
 }
+
+/* ---- whole-payload validation ---------------------------------------------------------------- */
+
+el_proto_status_t el_msg_validate(uint8_t type, const uint8_t *payload, size_t len)
+{
+    union {
+        el_msg_info_t info;
+        el_msg_reset_t reset;
+        el_msg_load_begin_t load_begin;
+        el_msg_load_begin_resp_t load_begin_resp;
+        el_msg_load_chunk_t load_chunk;
+        el_msg_rule_t rule;
+        el_msg_events_t events;
+        el_msg_events_resp_t events_resp;
+        el_msg_run_t run;
+        el_msg_run_resp_t run_resp;
+        el_msg_third_t third;
+        el_msg_learn_t learn;
+        el_msg_read_t read;
+        el_msg_read_resp_t read_resp;
+        el_msg_slot_t slot;
+        el_msg_error_t error;
+        uint32_t u[2];
+    } m;
+    if (payload == NULL && len != 0) {
+        return EL_PROTO_ERR_NULL;
+    }
+    TRY(el_msg_check_len(type, len));
+    switch (type) {
+    case EL_MSG_INFO | EL_MSG_RESPONSE: return el_msg_info_unpack(payload, len, &m.info);
+    case EL_MSG_RESET: return el_msg_reset_unpack(payload, len, &m.reset);
+    case EL_MSG_LOAD_BEGIN: return el_msg_load_begin_unpack(payload, len, &m.load_begin);
+    case EL_MSG_LOAD_BEGIN | EL_MSG_RESPONSE:
+        return el_msg_load_begin_resp_unpack(payload, len, &m.load_begin_resp);
+    case EL_MSG_LOAD_CHUNK: return el_msg_load_chunk_unpack(payload, len, &m.load_chunk);
+    case EL_MSG_LOAD_CHUNK | EL_MSG_RESPONSE:
+    case EL_MSG_RULE | EL_MSG_RESPONSE: return el_msg_u32_unpack(payload, len, &m.u[0]);
+    case EL_MSG_LOAD_COMMIT | EL_MSG_RESPONSE:
+        return el_msg_u32x2_unpack(payload, len, &m.u[0], &m.u[1]);
+    case EL_MSG_RULE: return el_msg_rule_unpack(payload, len, &m.rule);
+    case EL_MSG_EVENTS: return el_msg_events_unpack(payload, len, &m.events);
+    case EL_MSG_EVENTS | EL_MSG_RESPONSE:
+        return el_msg_events_resp_unpack(payload, len, &m.events_resp);
+    case EL_MSG_RUN: return el_msg_run_unpack(payload, len, &m.run);
+    case EL_MSG_RUN | EL_MSG_RESPONSE: return el_msg_run_resp_unpack(payload, len, &m.run_resp);
+    case EL_MSG_LABEL:
+    case EL_MSG_REWARD: return el_msg_third_unpack(payload, len, &m.third);
+    case EL_MSG_LEARN:
+    case EL_MSG_LEARN | EL_MSG_RESPONSE: return el_msg_learn_unpack(payload, len, &m.learn);
+    case EL_MSG_READ: return el_msg_read_unpack(payload, len, &m.read);
+    case EL_MSG_READ | EL_MSG_RESPONSE: return el_msg_read_resp_unpack(payload, len, &m.read_resp);
+    case EL_MSG_SAVE | EL_MSG_RESPONSE:
+    case EL_MSG_RESTORE | EL_MSG_RESPONSE: return el_msg_slot_unpack(payload, len, &m.slot);
+    case EL_MSG_ERROR: return el_msg_error_unpack(payload, len, &m.error);
+    default: return EL_PROTO_OK; /* PING and the empty payloads: the size was all there is */
+    }
+}

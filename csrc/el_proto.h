@@ -513,6 +513,15 @@ typedef struct el_msg_error {
 EL_MSG_PACKERS(EL_MSG_DECLARE_)
 #undef EL_MSG_DECLARE_
 
+/**
+ * @brief Check a payload completely for its type: size (el_msg_check_len()), reserved bytes and
+ *        field ranges, by running the type's unpacker. A dispatcher may call it first and answer
+ *        any failure with an ERROR frame carrying the returned status.
+ * @return ::EL_PROTO_OK, ::EL_PROTO_E_TYPE, ::EL_PROTO_E_PAYLOAD, ::EL_PROTO_ERR_RANGE,
+ *         ::EL_PROTO_ERR_NULL
+ */
+el_proto_status_t el_msg_validate(uint8_t type, const uint8_t *payload, size_t len);
+
 /** Responses of one or two u32 fields share these helpers: LOAD_CHUNK (next offset), RULE
  *  (entries applied) and LOAD_COMMIT (total size, artifact crc). */
 el_proto_status_t el_msg_u32_pack(uint32_t value, uint8_t *buf, size_t cap, size_t *len);

@@ -405,3 +405,26 @@ def test_c_and_python_cobs_alike(c, raw):
     assert c.lib.el_cobs_decode(enc, len(enc), out, 700, n) == 0
     assert bytes(c.ffi.buffer(out, n[0])) == raw
     assert c.lib.el_crc32(0, raw, len(raw)) == P.crc32(raw)
+
+
+@FUZZ
+@given(t=st.sampled_from(sorted(P.LEN_RULES)), data=st.data())
+def test_c_and_python_validate_payloads_alike(c, t, data):
+    lo, hi, step = P.LEN_RULES[t]
+    n = data.draw(
+        st.one_of(
+            st.integers(0, P.MAX_PAYLOAD + 4),
+            st.just(lo + step * data.draw(st.integers(0, (min(hi, lo + 80) - lo) // step))),
+        )
+    )
+    payload = bytearray(data.draw(st.binary(min_size=n, max_size=n)))
+    if payload and data.draw(st.booleans()):  # reserved bytes and small fields are often zero
+        for i in data.draw(st.lists(st.integers(0, n - 1), max_size=8)):
+            payload[i] = 0
+    payload = bytes(payload)
+    try:
+        P.decode_message(P.Frame(t, 1, payload))
+        st_py = 0
+    except P.ProtocolError as e:
+        st_py = int(e.status)
+    assert c.lib.el_msg_validate(t, payload, len(payload)) == st_py

@@ -87,6 +87,7 @@ el_proto_status_t el_frame_build(uint8_t type, uint16_t seq, const uint8_t *payl
                                  uint8_t *out, size_t cap, size_t *out_len);
 bool el_msg_type_known(uint8_t type);
 el_proto_status_t el_msg_check_len(uint8_t type, size_t len);
+el_proto_status_t el_msg_validate(uint8_t type, const uint8_t *payload, size_t len);
 
 typedef struct el_rx {
     uint32_t frames;

@@ -147,6 +147,7 @@ static void test_frames(void)
                                   : memcmp(f.payload, v->payload, v->payload_len) == 0);
         /* payload: fields as the reference has them, and a canonical re-encoding */
         CHECK_EQ(pa_decode(f.type, f.payload, f.len, &pa), EL_PROTO_OK);
+        CHECK_EQ(el_msg_validate(f.type, f.payload, f.len), EL_PROTO_OK);
         CHECK_EQ(pa.n_flat, v->n_flat);
         for (j = 0; j < v->n_flat && j < pa.n_flat; ++j) {
             CHECK_EQ(pa.flat[j], v->flat[j]);
@@ -204,6 +205,7 @@ static void test_payload_errors(void)
         uint8_t *p = dup_bytes(v->payload, v->len);
         ctx = v->name;
         CHECK_EQ(pa_decode(v->type, p, v->len, &pa), v->status);
+        CHECK_EQ(el_msg_validate(v->type, p, v->len), v->status);
         free(p);
     }
 }

@@ -95,6 +95,7 @@ static void on_frame(const el_proto_frame_t *f)
     REQUIRE(f->len <= EL_PROTO_MAX_PAYLOAD);
     /* the payload decoders (the dispatcher's first step) */
     st = pa_decode(f->type, f->payload, f->len, &g.pa);
+    REQUIRE(el_msg_validate(f->type, f->payload, f->len) == st);
     if (st == EL_PROTO_OK) {
         g.decoded_ok++;
         REQUIRE(g.pa.re_len == f->len);
