@@ -119,6 +119,7 @@ class DVSSimulator:
             self.leak_phase = np.concatenate([r.random(n) for r in self.sample_rngs])
         else:
             self.leak_phase = self.rng.random(int(np.prod(self.shape)))
+        self.leak_step = self.c_on * self.leak  # reference drift per second
         self.ref: np.ndarray | None = None
         self.prev_l: np.ndarray | None = None
         self.t_prev: int | None = None
@@ -144,19 +145,21 @@ class DVSSimulator:
         if dt <= 0:
             raise ValueError(f"frame times must increase: {t_us} after {self.t_prev}")
         if pr.leak_hz > 0:
-            self.ref = self.ref - self.c_on * self.leak * (dt * 1e-6)
+            self.ref -= self.leak_step * (dt * 1e-6)
         ts, pix, pol = [], [], []
+        d_all = L - self.ref
         for sign, c in ((1, self.c_on), (-1, self.c_off)):
-            diff = sign * (L - self.ref)
-            n = np.floor(diff / c)
-            cand = np.flatnonzero(n >= 1)
+            # only pixels past a threshold do any more work
+            cand = np.flatnonzero(d_all >= c) if sign > 0 else np.flatnonzero(d_all <= -c)
             if cand.size == 0:
                 continue
-            n = np.minimum(n[cand], pr.max_events_per_step).astype(np.int64)
             cc = c[cand]
+            diff = sign * d_all[cand]
+            n_all = np.floor(diff / cc)
+            n = np.minimum(n_all, pr.max_events_per_step).astype(np.int64)
             r0 = self.ref[cand]
             # the reference moves by every crossing, emitted or not (cap: it catches up)
-            self.ref[cand] = r0 + sign * np.floor(diff[cand] / cc) * cc
+            self.ref[cand] = r0 + sign * n_all * cc
             # crossing k (1..n) is where L, interpolated linearly over the step, reaches
             # r0 + sign*k*cc: at fraction (k*cc - lp) / span of the step
             lp = sign * (self.prev_l[cand] - r0)

@@ -139,7 +139,7 @@ class GlyphConfig:
     glyph_px: float = 24.0
     saccade_us: int = 102_000
     amplitude_px: float = 3.5
-    dt_us: int = 2_000
+    dt_us: int = 3_000
     background: float = 0.08
     foreground: float = 0.9
     stroke_px: float = 2.2
@@ -153,7 +153,8 @@ class GlyphConfig:
     )
 
 
-_SUPER = 4  # fine pixels per sensor pixel when drawing
+_SUPER = 4  # fine pixels per sensor pixel when drawing a gesture
+_GSUPER = 2  # ... and a glyph (sub-pixel motion is bilinear between fine pixels)
 
 
 def glyph_strokes(class_id: int, seed: int = 0) -> np.ndarray:
@@ -176,7 +177,7 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
     """Fine-resolution drawings ``(B, Hf, Wf)`` with the saccade margin included."""
     B = len(class_ids)
     margin = int(np.ceil(cfg.amplitude_px)) + 2
-    n_fine = (cfg.size + 2 * margin) * _SUPER
+    n_fine = (cfg.size + 2 * margin) * _GSUPER
     npts = 24
     u = np.linspace(0, 1, npts)[:, None]
     bern = np.stack([(1 - u) ** 2, 2 * u * (1 - u), u**2])  # (3, npts, 1)
@@ -194,7 +195,7 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
         # dense points along each stroke (4 per fine pixel of length)
         pts = curve.reshape(-1, npts, 2)
         seg = np.diff(pts, axis=1)
-        lens = np.linalg.norm(seg, axis=-1) * cfg.glyph_px * _SUPER
+        lens = np.linalg.norm(seg, axis=-1) * cfg.glyph_px * _GSUPER
         reps = np.maximum(1, np.ceil(lens * 2)).astype(np.int64).ravel()
         a = np.repeat(pts[:, :-1].reshape(-1, 2), reps, axis=0)
         d = np.repeat(seg.reshape(-1, 2), reps, axis=0)
@@ -202,15 +203,15 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
             reps, reps
         )
         p = a + d * f[:, None]
-        centre = (cfg.size / 2 + margin - cfg.amplitude_px * np.array([0.5, 1 / 3])) * _SUPER
-        fine = centre + p * cfg.glyph_px * _SUPER
+        centre = (cfg.size / 2 + margin - cfg.amplitude_px * np.array([0.5, 1 / 3])) * _GSUPER
+        fine = centre + p * cfg.glyph_px * _GSUPER
         ix = np.clip(np.round(fine[:, 0]).astype(np.int64), 0, n_fine - 1)
         iy = np.clip(np.round(fine[:, 1]).astype(np.int64), 0, n_fine - 1)
         img[b, iy, ix] = 1.0
-        sig[b] = cfg.stroke_px * _SUPER / 2 * r.uniform(0.8, 1.25)
+        sig[b] = cfg.stroke_px * _GSUPER / 2 * r.uniform(0.8, 1.25)
     img = _blur(img, sig)
     img = np.clip(img / np.maximum(img.max(axis=(1, 2), keepdims=True), 1e-9) * 1.6, 0, 1)
-    return _box(img, _SUPER)
+    return _box(img, _GSUPER)
 
 
 def saccade_path(cfg: GlyphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,7 +239,7 @@ def glyph_batch(
     margin = int(np.ceil(cfg.amplitude_px)) + 2
     t, dx, dy = saccade_path(cfg)
     # the camera moves by (dx, dy): the scene moves by (-dx, -dy) on the sensor
-    sv = _ShiftedViews(img.astype(np.float32), cfg.size, cfg.size, _SUPER)
+    sv = _ShiftedViews(img.astype(np.float32), cfg.size, cfg.size, _GSUPER)
     lo, gain = np.float32(cfg.background), np.float32(cfg.foreground - cfg.background)
 
     def frames(k):
@@ -387,8 +388,9 @@ def gesture_batch(
     T = len(t)
     n_sprite = int(np.ceil(cfg.hand_px * 2.2)) * _SUPER
     n_sprite += n_sprite % 2
-    frames = np.full((T, len(class_ids), S, S), cfg.background)
-    for b, (c, i) in enumerate(zip(class_ids, indices, strict=True)):
+    B = len(class_ids)
+    placed = []  # per sample: window corners (T,) and the sprite views (T, m+2, m+2)
+    for c, i in zip(class_ids, indices, strict=True):
         r = _rng(seed, 0x6773, c, i)
         tr = gesture_trajectory(c, seed)
         tr = {**tr, "angle": tr["angle"] + r.normal(0, 0.1)}
@@ -410,15 +412,20 @@ def gesture_batch(
         views = _shifted_views(
             sprite[None], 1 - (tl[:, 0] - x0), 1 - (tl[:, 1] - y0), m + 2, m + 2, _SUPER
         )[:, 0]
-        span = m + 2
-        for k in range(T):
-            ys, xs = y0[k] - 1, x0[k] - 1
+        placed.append((y0 - 1, x0 - 1, views.astype(np.float32)))
+    lo, gain = np.float32(cfg.background), np.float32(cfg.foreground - cfg.background)
+
+    def frames(k):  # frame k of every sample, built on demand (the video never sits in memory)
+        out = np.full((B, S, S), lo, dtype=np.float32)
+        for b, (ys_all, xs_all, views) in enumerate(placed):
+            ys, xs = int(ys_all[k]), int(xs_all[k])
+            span = views.shape[1]
             a0, a1 = max(ys, 0), min(ys + span, S)
             b0, b1 = max(xs, 0), min(xs + span, S)
-            if a0 >= a1 or b0 >= b1:
-                continue
-            patch = views[k, a0 - ys : a1 - ys, b0 - xs : b1 - xs]
-            frames[k, b, a0:a1, b0:b1] = cfg.background + (cfg.foreground - cfg.background) * patch
+            if a0 < a1 and b0 < b1:
+                out[b, a0:a1, b0:b1] = lo + gain * views[k, a0 - ys : a1 - ys, b0 - xs : b1 - xs]
+        return out
+
     events = simulate_batch(
         frames,
         t,
