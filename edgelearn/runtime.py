@@ -19,10 +19,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import constants as C
 from ._el_runtime import ffi, lib
 from .network import INPUT, Network
+from .rule import Hyper, Rule
 
-__all__ = ["Core", "RunResult", "RuntimeStatusError", "constants", "simulate", "status_name"]
+__all__ = ["Core", "RunResult", "RuntimeStatusError", "constants", "rand", "rule_status",
+           "simulate", "status_name"]
 
 
 class RuntimeStatusError(RuntimeError):
@@ -122,11 +125,13 @@ class Core:
             cd[k].src = lib.EL_SRC_INPUT if c.src == INPUT else network.index(c.src)
             cd[k].dst = network.index(c.dst)
             cd[k].w_exp = c.w_exp
-            if getattr(c, "plastic", False):
-                raise NotImplementedError(
-                    f"connections[{k}] ({c.src} -> {c.dst}) is plastic; this C runtime does not "
-                    f"run the plasticity processor yet (the C core reserves EL_CONN_PLASTIC)")
             cd[k].flags = lib.EL_CONN_MIXED if c.mixed else 0
+            if c.plastic:
+                code = ffi.from_buffer("uint8_t[]", c.rule.microcode())
+                keep.append(code)
+                cd[k].flags |= lib.EL_CONN_PLASTIC
+                cd[k].rule = code
+                cd[k].rule_len = len(code)
             w = np.ascontiguousarray(c.weights, dtype=np.int8)
             keep.append(w)
             cd[k].weights = ffi.cast("const int8_t *", ffi.from_buffer(w)) if w.size else ffi.NULL
@@ -148,6 +153,7 @@ class Core:
         desc.pops = pd
         desc.n_conns = len(conns)
         desc.conns = cd if conns else ffi.NULL
+        desc.seed = network.seed
         nbytes = ffi.new("size_t *")
         _check("el_core_bytes", lib.el_core_bytes(desc, nbytes))
         # uint64 elements: the block is 8-byte aligned (EL_CORE_ALIGN) and zero-initialised.
@@ -199,13 +205,77 @@ class Core:
         """Spikes of the last step, ``(n_neurons,)`` bool (a copy)."""
         return self._state(lib.el_core_spikes(self._core), np.uint8).astype(bool)
 
-    def weights(self, k: int) -> np.ndarray:
-        """Connection ``k``'s effective mantissas ``w'`` as stored in C: ``(n_dst, n_src)`` int8
-        (zeros where a sparse connection stores none)."""
+    def _conn(self, k: int, *, plastic: bool = False):
         conns = self._network.connections
         if not isinstance(k, (int, np.integer)) or not 0 <= k < len(conns):
             raise ValueError(f"k must be a connection index in [0, {len(conns) - 1}], got {k!r}")
         c = conns[int(k)]
+        if plastic and not c.plastic:
+            raise ValueError(f"connections[{k}] ({c.src} -> {c.dst}) is not plastic")
+        return c, self._network.size_of(c.dst), self._network.size_of(c.src)
+
+    def _plastic(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        _, n_dst, n_src = self._conn(k, plastic=True)
+        w = np.zeros((n_dst, n_src), np.int8)
+        e = np.zeros((n_dst, n_src), np.int8)
+        if w.size:
+            _check("el_core_read_plastic", lib.el_core_read_plastic(
+                self._core, int(k), ffi.from_buffer("int8_t[]", w, require_writable=True),
+                ffi.from_buffer("int8_t[]", e, require_writable=True), w.size))
+        return w, e
+
+    def tags(self, k: int) -> np.ndarray:
+        """Plastic connection ``k``'s eligibility tags ``e``, ``(n_dst, n_src)`` int8 (zeros where
+        a sparse connection stores no synapse)."""
+        return self._plastic(k)[1]
+
+    def traces(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Plastic connection ``k``'s traces: ``x`` ``(2, n_src)`` (x1, x2) and ``y``
+        ``(3, n_dst)`` (y1, y2, y3), uint8 in ``[0, 127]``."""
+        _, n_dst, n_src = self._conn(k, plastic=True)
+        x = np.zeros((2, n_src), np.uint8)
+        y = np.zeros((3, n_dst), np.uint8)
+        _check("el_core_read_traces", lib.el_core_read_traces(
+            self._core, int(k),
+            ffi.from_buffer("uint8_t[]", x, require_writable=True) if x.size else ffi.NULL,
+            ffi.from_buffer("uint8_t[]", y, require_writable=True)))
+        return x, y
+
+    def set_third(self, r: np.ndarray) -> None:
+        """Write the third factor ``r`` of every neuron: ``(n_neurons,)`` integers in
+        ``[-128, 127]`` (held until written again, spec 5.3)."""
+        a = _third_array("r", r, (self._n,))
+        _check("el_core_set_third", lib.el_core_set_third(self._core, ffi.from_buffer(
+            "int8_t[]", a)))
+
+    def set_learning(self, on: bool) -> None:
+        """The core-wide learning switch (spec 5.4); on after construction."""
+        _check("el_core_set_learning", lib.el_core_set_learning(self._core, 1 if on else 0))
+
+    def set_hyper(self, k: int, hyper: Hyper) -> None:
+        """Replace plastic connection ``k``'s hyperparameters (coefficient mantissas, trace
+        decays and impulses, gate thresholds) without reloading: weights, tags and traces stay.
+        The rule's structure is unchanged by construction (``Rule.with_hyper``)."""
+        c, _, _ = self._conn(k, plastic=True)
+        code = c.rule.with_hyper(hyper).microcode()
+        _check("el_core_set_rule", lib.el_core_set_rule(
+            self._core, int(k), ffi.from_buffer("uint8_t[]", code), len(code)))
+
+    def set_rule(self, k: int, rule: Rule) -> None:
+        """Replace plastic connection ``k``'s rule by one of the same structure (only its
+        hyperparameters may differ; ``EL_ERR_RULE_STRUCTURE`` otherwise)."""
+        self._conn(k, plastic=True)
+        code = rule.microcode()
+        _check("el_core_set_rule", lib.el_core_set_rule(
+            self._core, int(k), ffi.from_buffer("uint8_t[]", code), len(code)))
+
+    def weights(self, k: int) -> np.ndarray:
+        """Connection ``k``'s weights, ``(n_dst, n_src)`` int8 (zeros where a sparse connection
+        stores none): for a plastic connection its current full mantissas ``w`` (as learned,
+        before the sign-mode truncation); otherwise the effective mantissas ``w'`` as stored."""
+        c, _, _ = self._conn(k)
+        if c.plastic:
+            return self._plastic(k)[0]
         out = np.zeros((self._network.size_of(c.dst), self._network.size_of(c.src)), np.int8)
         buf = ffi.from_buffer("int8_t[]", out, require_writable=True) if out.size else ffi.NULL
         if out.size:
@@ -221,12 +291,16 @@ class Core:
         _check("el_core_step", lib.el_core_step(self._core, ptr))
         return self.spikes
 
-    def run(self, raster: np.ndarray, *, probe: bool = False) -> RunResult:
+    def run(self, raster: np.ndarray, *, third: np.ndarray | None = None,
+            probe: bool = False) -> RunResult:
         """Run ``T`` steps from the current state; the loop is in C (``el_core_run``).
 
         ``raster``: ``(T, n_inputs)`` bool, row ``k-1`` = the axons spiking at step ``k``.
         Returns ``s`` ``(T, n_neurons)`` bool and, with ``probe=True``, ``u`` and ``v``
-        ``(T, n_neurons)`` int32; row ``k-1`` is the state after step ``k``.
+        ``(T, n_neurons)`` int32; row ``k-1`` is the state after step ``k``. ``third``
+        (optional, ``(T, n_neurons)`` integers in ``[-128, 127]``): the third factor ``r`` the
+        host holds at each step, written before the step (as the twin's
+        ``simulate(..., third=...)``); without it ``r`` stays as it is.
         """
         r = np.asarray(raster)
         if r.ndim != 2:
@@ -243,11 +317,49 @@ class Core:
             return ffi.from_buffer(ctype, a, require_writable=True)
 
         raster_ptr = ffi.from_buffer("uint8_t[]", x) if x.size else ffi.NULL
-        _check("el_core_run", lib.el_core_run(self._core, raster_ptr, T, buf(s, "uint8_t[]"),
-                                              buf(u, "int32_t[]"), buf(v, "int32_t[]")))
+        if third is None:
+            _check("el_core_run", lib.el_core_run(self._core, raster_ptr, T,
+                                                  buf(s, "uint8_t[]"), buf(u, "int32_t[]"),
+                                                  buf(v, "int32_t[]")))
+        else:
+            r3 = _third_array("third", third, (T, self._n))
+            _check("el_core_run_third", lib.el_core_run_third(
+                self._core, raster_ptr, ffi.from_buffer("int8_t[]", r3) if r3.size else ffi.NULL,
+                T, buf(s, "uint8_t[]"), buf(u, "int32_t[]"), buf(v, "int32_t[]")))
         return RunResult(s.astype(bool), u, v)
 
 
-def simulate(network: Network, raster: np.ndarray, *, probe: bool = True) -> RunResult:
-    """Run ``raster`` (``(T, n_inputs)`` bool) on a fresh :class:`Core` of ``network``."""
-    return Core(network).run(raster, probe=probe)
+def simulate(network: Network, raster: np.ndarray, *, third: np.ndarray | None = None,
+             probe: bool = True) -> RunResult:
+    """Run ``raster`` (``(T, n_inputs)`` bool) on a fresh :class:`Core` of ``network``
+    (``third``: optional ``(T, n_neurons)`` third-factor schedule, see :meth:`Core.run`)."""
+    return Core(network).run(raster, third=third, probe=probe)
+
+
+def rand(seed: int, t: int, stream: int, index: int) -> int:
+    """The C PRNG word ``rand(seed, t, stream, index)`` of spec 5.1 (``el_rand``)."""
+    return int(lib.el_rand(seed & 0xFFFFFFFF, t & 0xFFFFFFFF, stream & 0xFFFFFFFF,
+                           index & 0xFFFFFFFF))
+
+
+def rule_status(code: bytes) -> str:
+    """The C loader's verdict on rule microcode: ``"EL_OK"`` or the error's name (e.g.
+    ``"EL_ERR_RULE_TRUNCATED"``); never reads past ``code``."""
+    buf = ffi.from_buffer("uint8_t[]", bytes(code)) if len(code) else ffi.new("uint8_t[]", 1)
+    return status_name(lib.el_rule_check(buf, len(code)))
+
+
+def _third_array(name: str, arr: object, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate third-factor values (integers in [-128, 127]); return them C-contiguous int8."""
+    a = np.asarray(arr)
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            raise TypeError(f"{name} must hold integers, got non-integral floats")
+    elif a.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
+    if a.size and (a.min() < C.THIRD_MIN or a.max() > C.THIRD_MAX):
+        raise ValueError(f"{name} holds values in [{a.min()}, {a.max()}], out of range "
+                         f"[{C.THIRD_MIN}, {C.THIRD_MAX}]")
+    return np.ascontiguousarray(a.astype(np.int8))

@@ -53,7 +53,9 @@ const char *el_config_at(int i, int32_t *value);
 #define EL_STATUS_BLOCK_MODEL ...
 typedef enum el_status {
     EL_OK, EL_ERR_NULL, EL_ERR_RANGE, EL_ERR_SIZE, EL_ERR_ALIGN, EL_ERR_UNSUPPORTED,
-    EL_ERR_STATE, EL_ERR_FORMAT, ...
+    EL_ERR_STATE, EL_ERR_FORMAT, EL_ERR_RULE_MAGIC, EL_ERR_RULE_VERSION,
+    EL_ERR_RULE_TRUNCATED, EL_ERR_RULE_FIELD, EL_ERR_RULE_WIDTH, EL_ERR_RULE_TRAILING,
+    EL_ERR_RULE_STRUCTURE, ...
 } el_status_t;
 const char *el_status_name(int status);
 
@@ -90,6 +92,8 @@ typedef struct el_conn_desc {
     const int8_t *weights;
     const uint32_t *indptr;
     const uint32_t *indices;
+    const uint8_t *rule;
+    uint32_t rule_len;
     ...;
 } el_conn_desc_t;
 
@@ -99,6 +103,7 @@ typedef struct el_core_desc {
     const el_pop_desc_t *pops;
     uint32_t n_conns;
     const el_conn_desc_t *conns;
+    uint32_t seed;
     ...;
 } el_core_desc_t;
 
@@ -119,3 +124,11 @@ const uint8_t *el_core_spikes(const el_core_t *core);
 const int32_t *el_core_u(const el_core_t *core);
 const int32_t *el_core_v(const el_core_t *core);
 el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *out, size_t len);
+el_status_t el_core_set_third(el_core_t *core, const int8_t *r);
+el_status_t el_core_set_learning(el_core_t *core, int on);
+el_status_t el_core_set_rule(el_core_t *core, uint32_t conn, const uint8_t *code, size_t len);
+el_status_t el_core_read_plastic(const el_core_t *core, uint32_t conn, int8_t *w, int8_t *e,
+                                 size_t len);
+el_status_t el_core_read_traces(const el_core_t *core, uint32_t conn, uint8_t *x, uint8_t *y);
+el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8_t *third,
+                              size_t n_steps, uint8_t *out_s, int32_t *out_u, int32_t *out_v);
