@@ -399,3 +399,13 @@ def test_aedat3_dvs_gesture_labels(tmp_path):
     assert [s[0] for s in segs] == [1, 3]
     assert len(segs[0][1]) == (900000 - 100000) // 100
     assert segs[1][1].events["t"].min() >= 1000000
+
+
+def test_unsupported_raw_encodings_are_named(tmp_path):
+    for line in (b"% evt 2.1\n", b"% format EVT21;height=720;width=1280\n", b"% evt 4.0\n"):
+        p = tmp_path / "x.raw"
+        p.write_bytes(line + b"% end\n" + bytes(16))
+        with pytest.raises(E.EventFormatError, match="unsupported Prophesee RAW encoding"):
+            E.read(p)
+    p.write_bytes(b"% format EVT3;height=10;width=20\n% end\n" + bytes(4))
+    assert E.read(p).sensor_size == (20, 10)

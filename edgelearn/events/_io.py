@@ -23,16 +23,6 @@ from ._types import EVENT_DTYPE, MAX_COORD, EventFormatError, Recording, make_ev
 #: Format names accepted by ``format=`` arguments.
 FORMATS = ("aedat4", "aedat3", "aedat2", "evt2", "evt3", "dat", "nmnist", "npz", "npy")
 
-_EXT = {
-    ".aedat4": "aedat4",
-    ".raw": "evt3",  # refined by the header's `% evt` line
-    ".dat": "dat",
-    ".bin": "nmnist",
-    ".bs2": "nmnist",
-    ".npz": "npz",
-    ".npy": "npy",
-    ".aedat": "aedat3",  # refined by the magic line
-}
 
 #: Sensor sizes of known cameras, used when a header names the camera but not its size.
 _KNOWN_SENSORS = [
@@ -83,20 +73,22 @@ def detect_format(path: str | os.PathLike, head: bytes | None = None) -> str:
         return "npz"
     if head.startswith(b"%"):
         text = head.decode("latin-1").lower()
-        m = re.search(r"^% *evt *([23])(?:\.0)?\b", text, re.M)
+        m = re.search(r"^% *evt *([0-9.]+)", text, re.M) or re.search(
+            r"^% *format *evt([0-9]+)", text, re.M
+        )
         if m:
-            return "evt" + m.group(1)
-        m = re.search(r"^% *format *evt([23])", text, re.M)
-        if m:
-            return "evt" + m.group(1)
+            version = m.group(1)
+            if version in ("2", "2.0"):
+                return "evt2"
+            if version in ("3", "3.0"):
+                return "evt3"
+            raise EventFormatError(path, 0, f"unsupported Prophesee RAW encoding EVT {version}")
         if ext == ".dat" or "event2d" in text or "eventcd" in text or "% version" in text:
             return "dat"
         if ext == ".raw":
             raise EventFormatError(path, 0, "RAW header has no `% evt` or `% format` line")
     if ext in (".bin", ".bs2"):
         return "nmnist"
-    if ext in _EXT and ext not in (".raw", ".aedat", ".dat", ".aedat4", ".npy", ".npz"):
-        return _EXT[ext]
     raise EventFormatError(
         path, 0, f"unrecognised event file (extension {ext!r}, first bytes {head[:12]!r})"
     )
@@ -147,10 +139,10 @@ def _prophesee_header(f, path, fmt) -> tuple[dict, int]:
             size = _known_size(m.group(1))
     if fmt in ("evt2", "evt3"):
         m = re.search(r"^% *evt *([0-9.]+)", text, re.M | re.I) or re.search(
-            r"^% *format *evt([0-9.]+)", text, re.M | re.I
+            r"^% *format *evt([0-9]+)", text, re.M | re.I
         )
         version = m.group(1) if m else None
-        if version is None or not version.startswith(fmt[-1]):
+        if version not in (fmt[-1], fmt[-1] + ".0"):
             raise EventFormatError(
                 path, 0, f"header does not declare {fmt.upper()} (found `% evt {version}`)"
             )
