@@ -394,10 +394,15 @@ def test_random_networks_match_reference(seed):
     assert_same(simulate(net, raster), reference(net, raster))
 
 
-def test_plastic_connections_are_refused_for_now():
+def test_plastic_connections_load_and_report_their_state():
+    # (was: refused for now) the C runtime runs plastic connections since the plasticity
+    # processor landed; exact agreement with the twin is tests/test_differential.py's job.
     from edgelearn import rule
 
     pop = Population("p", 1)
     plastic = Connection(INPUT, "p", np.array([[1]]), rule=rule.parse("dw = 2^-1 * x1 * y0\n"))
-    with pytest.raises(NotImplementedError, match=r"connections\[0\].*plastic"):
-        Core(Network(1, (pop,), (plastic,)))
+    core = Core(Network(1, (pop,), (plastic,)))
+    assert core.weights(0).tolist() == [[1]]
+    assert core.tags(0).tolist() == [[0]]
+    x, y = core.traces(0)
+    assert x.shape == (2, 1) and y.shape == (3, 1)
