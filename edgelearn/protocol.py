@@ -317,31 +317,23 @@ def crc32(data: bytes, crc: int = 0) -> int:
 
 
 def cobs_encode(data: bytes) -> bytes:
-    """COBS-encode ``data`` (no delimiter). Canonical: no 0x01 code after a final full block."""
+    """COBS-encode ``data`` (no delimiter). Canonical: no 0x01 code after a final full block.
+
+    Each run of non-zero bytes between zeros becomes blocks of at most 254 bytes, each led by
+    its length + 1; a zero closes a block with a code below 0xFF (0x01 after a full block).
+    """
     out = bytearray()
-    code_pos = -1  # -1: no block open (start, or after a full block)
-    code = 0
-    for b in [*data, None]:
-        if b is None:  # end of data
-            if code_pos >= 0 or not out:
-                if code_pos < 0:
-                    code_pos, code = len(out), 1
-                    out.append(0)
-                out[code_pos] = code
-            break
-        if code_pos < 0:
-            code_pos, code = len(out), 1
-            out.append(0)
-        if b == 0:
-            out[code_pos] = code
-            code_pos, code = len(out), 1
-            out.append(0)
-            continue
-        out.append(b)
-        code += 1
-        if code == 0xFF:
-            out[code_pos] = 0xFF
-            code_pos = -1
+    runs = bytes(data).split(b"\x00")
+    last = len(runs) - 1
+    for k, run in enumerate(runs):
+        n, i = len(run), 0
+        while n - i >= 254:  # full blocks: no zero follows them implicitly
+            out.append(0xFF)
+            out += run[i : i + 254]
+            i += 254
+        if k < last or n == 0 or n % 254:  # a block for the rest (and for the zero after it)
+            out.append(n - i + 1)
+            out += run[i:]
     return bytes(out)
 
 
@@ -729,9 +721,8 @@ class _Listed(Message):
             )
         self._check_items(items)
         try:
-            return struct.pack("<HH", len(items), 0) + b"".join(
-                struct.pack("<" + self._ENTRY, *item) for item in items
-            )
+            flat = [v for item in items for v in item]
+            return struct.pack("<HH" + self._ENTRY * len(items), len(items), 0, *flat)
         except struct.error as e:
             raise FieldRangeError(f"{type(self).__name__}: {e}") from None
 
