@@ -300,7 +300,7 @@ class EventFile:
     declared sensor size.
     """
 
-    def __init__(self, path, *, format: str | None = None, chunk_bytes: int = 1 << 22):
+    def __init__(self, path, *, format: str | None = None, chunk_bytes: int = 1 << 18):
         self.path = pathlib.Path(path)
         if chunk_bytes < 64:
             raise ValueError(f"chunk_bytes must be >= 64, got {chunk_bytes}")
@@ -401,7 +401,7 @@ class EventFile:
         return Recording(events, int(width), int(height), self.format, meta)
 
 
-def open_events(path, *, format: str | None = None, chunk_bytes: int = 1 << 22) -> EventFile:
+def open_events(path, *, format: str | None = None, chunk_bytes: int = 1 << 18) -> EventFile:
     """Open a recording for chunked reading; see :class:`EventFile`."""
     return EventFile(path, format=format, chunk_bytes=chunk_bytes)
 
@@ -415,7 +415,7 @@ def read(path, *, format: str | None = None) -> Recording:
     return EventFile(path, format=format).read()
 
 
-def iter_chunks(path, *, format: str | None = None, chunk_bytes: int = 1 << 22):
+def iter_chunks(path, *, format: str | None = None, chunk_bytes: int = 1 << 18):
     """Iterate a recording in chunks of at most ``chunk_bytes`` of file data."""
     return EventFile(path, format=format, chunk_bytes=chunk_bytes).chunks()
 
