@@ -4,6 +4,16 @@
  */
 #include "el_proto.h"
 
+/* The common codes of el_proto_status_t are el_status_t's (compile-time check). */
+typedef char el_proto_same_codes_[(EL_PROTO_ERR_NULL == (int)EL_ERR_NULL &&
+                                   EL_PROTO_ERR_RANGE == (int)EL_ERR_RANGE &&
+                                   EL_PROTO_ERR_SIZE == (int)EL_ERR_SIZE &&
+                                   EL_PROTO_ERR_UNSUPPORTED == (int)EL_ERR_UNSUPPORTED &&
+                                   EL_PROTO_ERR_STATE == (int)EL_ERR_STATE &&
+                                   EL_PROTO_E_COBS == EL_STATUS_BLOCK_PROTO)
+                                      ? 1
+                                      : -1];
+
 /* ---- little-endian field access ---------------------------------------------------------- */
 
 static uint16_t get_u16(const uint8_t *p)

@@ -14,7 +14,7 @@
  * | bytes | field   | meaning                                                          |
  * |-------|---------|------------------------------------------------------------------|
  * | 0     | version | ::EL_PROTO_VERSION                                               |
- * | 1     | type    | message type (::el_msg_type_t)                                   |
+ * | 1     | type    | message type (`EL_MSG_*`)                                        |
  * | 2..3  | seq     | sequence number, u16 LE; a response repeats its request's        |
  * | 4..5  | len     | payload length, u16 LE, 0 .. ::EL_PROTO_MAX_PAYLOAD               |
  * | 6..   | payload | `len` bytes, layout per type (little-endian)                     |
@@ -41,6 +41,10 @@
 #include <stdint.h>
 
 #include "el_status.h"
+
+#if EL_STATUS_BLOCK_PROTO != 32
+#error "el_proto's status codes (EL_PROTO_E_*) assume el_status.h's protocol block starts at 32"
+#endif
 
 /* ---- sizes and limits (mirrored in edgelearn/protocol.py; tests/test_protocol.py compares) -- */
 
