@@ -452,9 +452,15 @@ def quantize_int8(w: np.ndarray, *, even: bool = False) -> tuple[np.ndarray, int
     # the largest magnitude decides: mant(top) <= 127 (126 when even) after rounding
     while top and _round_half_away(np.float64(top) / 2 ** exp / step) * step > C.WEIGHT_MAX:
         exp += 1
-    scale = w.dtype.type(1.0 / (2 ** exp * step))
-    if exp == 0 and step == 1 and np.all(w == np.round(w)):
-        return w.astype(np.int8), 0  # exact: integer-valued and in range
+    div = 2 ** exp * step
+    wi = w.astype(np.int32)
+    if np.array_equal(wi, w):  # integer-valued: integer rounding, no float temporaries
+        if div == 1:
+            return wi.astype(np.int8), 0  # exact: integer-valued and in range
+        mag = (np.abs(wi) + div // 2) // div  # half away from zero
+        return (np.sign(wi) * mag * step).astype(np.int8), exp
+    del wi
+    scale = w.dtype.type(1.0 / div)
     mant = w * scale
     mant = np.sign(mant) * np.floor(np.abs(mant) + mant.dtype.type(0.5))
     if step != 1:

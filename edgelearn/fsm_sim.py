@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .fsm import CompiledFSM
+from .fsm import CompiledFSM, FSMSpec
 
 __all__ = [
     "DenseWeights",
@@ -38,6 +38,7 @@ __all__ = [
     "Schedule",
     "WalkResult",
     "decode",
+    "expected_targets",
     "random_schedule",
     "sign",
     "walk",
@@ -161,7 +162,8 @@ class WalkResult:
     ``overlaps_edges (T, N_E)``, ``overlaps_outputs (T, N_R)`` (normalised dot products; an
     output is present at about ``f_r``), ``phase (T,)`` (0 rest, 1 s_a, 2 s_b) and
     ``step_symbol (T,)`` (symbol index, -1 for the final rest). ``stats``: steps, full and
-    incremental matrix products, wall time.
+    incremental matrix products, wall time. ``trajectory``/``masks``: with ``record=True``, the
+    state after each step and the mask applied during it, ``(T, N)`` int8.
     """
 
     symbols: tuple[str, ...]
@@ -179,10 +181,38 @@ class WalkResult:
     step_symbol: np.ndarray
     final_state: np.ndarray
     stats: dict
+    trajectory: np.ndarray | None = None
+    masks: np.ndarray | None = None
 
     def min_margin(self) -> float:
         """Smallest end-of-phase overlap with the expected attractor (1.0 is a perfect recall)."""
         return float(self.stats["min_overlap"])
+
+
+def expected_targets(spec: FSMSpec, symbols: Sequence[str], start: str
+                     ) -> tuple[list[tuple[str, int]], list[str], list[str | None]]:
+    """The reference walk: the attractor expected at the end of every phase (per symbol: rest,
+    hold, release; then the final rest) as ``("state", i)`` or ``("edge", k)``, the state after
+    each symbol and the output of each symbol's edge (None: no edge or no output)."""
+    sidx = {s: i for i, s in enumerate(spec.states)}
+    state = start
+    expected_states: list[str] = []
+    expected_outputs: list[str | None] = []
+    targets: list[tuple[str, int]] = []
+    for s in symbols:
+        e = spec.edge(state, s)
+        targets.append(("state", sidx[state]))
+        if e is None:
+            targets.append(("state", sidx[state]))
+            expected_outputs.append(None)
+        else:
+            targets.append(("edge", e))
+            expected_outputs.append(spec.transitions[e].output)
+            state = spec.transitions[e].target
+        targets.append(("state", sidx[state]))
+        expected_states.append(state)
+    targets.append(("state", sidx[state]))
+    return targets, expected_states, expected_outputs
 
 
 def decode(fsm: CompiledFSM, z: np.ndarray) -> tuple[str | None, float]:
@@ -196,7 +226,7 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
          weights: DenseWeights | LowRankWeights | None = None, update_prob: float = 1.0,
          rng: np.random.Generator | None = None, start: str | None = None,
          z0: np.ndarray | None = None, recompute_fraction: float = 0.125,
-         criterion: str = "strict") -> WalkResult:
+         criterion: str = "strict", record: bool = False) -> WalkResult:
     """Drive ``fsm`` with a schedule of symbols and check the walk against the reference machine.
 
     - ``schedule``: a :class:`Schedule`, or a list of symbols (then ``Schedule.fixed``).
@@ -212,6 +242,9 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
       attractor (nodes and edge states) must be the expected one with overlap > 0.5, and edge
       outputs must match; ``"paper"`` judges only the no-input phases, by overlap > 0.5 with the
       expected node (the pass criterion of the paper's capacity study).
+
+    - ``record``: also keep the state after every step (``WalkResult.trajectory``, ``(T, N)``
+      int8) and the mask applied at every step (``WalkResult.masks``, ``(T, N)`` int8).
 
     A symbol the machine does not know raises ``KeyError``.
     """
@@ -254,21 +287,7 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
         z = fsm.states[sidx[state]].astype(np.int8).copy()
     else:
         z = np.where(np.asarray(z0) >= 0, 1, -1).astype(np.int8)
-    expected_states, expected_outputs = [], []
-    targets: list[tuple[str, int]] = []
-    for s in schedule.symbols:
-        e = spec.edge(state, s)
-        targets.append(("state", sidx[state]))
-        if e is None:
-            targets.append(("state", sidx[state]))
-            expected_outputs.append(None)
-        else:
-            targets.append(("edge", e))
-            expected_outputs.append(spec.transitions[e].output)
-            state = spec.transitions[e].target
-        targets.append(("state", sidx[state]))
-        expected_states.append(state)
-    targets.append(("state", sidx[state]))
+    targets, expected_states, expected_outputs = expected_targets(spec, schedule.symbols, state)
 
     readout = np.concatenate([fsm.states, fsm.edge_out, fsm.outputs]).astype(np.float32)
     nz, ne = len(spec.states), len(spec.transitions)
@@ -276,6 +295,8 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
     phase = np.zeros(n_steps, np.int8)
     step_symbol = np.zeros(n_steps, np.int32)
 
+    traj = np.zeros((n_steps, n), np.int8) if record else None
+    mask_log = np.zeros((n_steps, n), np.int8) if record else None
     n_full = n_inc = 0
     v = None
     h = None
@@ -302,6 +323,9 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
                 upd = rng.random(n) < p
                 z_next = np.where(upd, z_next, z).astype(np.int8)
             z = z_next
+            if record:
+                traj[t] = z
+                mask_log[t] = mask
             overlaps[t] = readout @ z.astype(np.float32) / n
             phase[t] = ph
             step_symbol[t] = k
@@ -364,4 +388,5 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
         decoded_output=tuple(decoded_out), correct=not errors, first_error=first_error,
         errors=tuple(errors), overlaps_states=overlaps[:, :nz],
         overlaps_edges=overlaps[:, nz:nz + ne], overlaps_outputs=overlaps[:, nz + ne:],
-        phase=phase, step_symbol=step_symbol, final_state=z, stats=stats)
+        phase=phase, step_symbol=step_symbol, final_state=z, stats=stats, trajectory=traj,
+        masks=mask_log)
