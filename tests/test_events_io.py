@@ -409,3 +409,36 @@ def test_unsupported_raw_encodings_are_named(tmp_path):
             E.read(p)
     p.write_bytes(b"% format EVT3;height=10;width=20\n% end\n" + bytes(4))
     assert E.read(p).sensor_size == (20, 10)
+
+
+def _compat_recording():
+    rng = np.random.default_rng(3)
+    n = 5000
+    ev = E.make_events(
+        np.sort(rng.integers(0, 5_000_000, n)),
+        rng.integers(0, 640, n),
+        rng.integers(0, 480, n),
+        rng.integers(0, 2, n),
+    )
+    return E.Recording(ev, 640, 480)
+
+
+def test_own_aedat4_reads_in_the_aedat_package(tmp_path):
+    aedat = pytest.importorskip("aedat", reason="aedat (a maintained AEDAT4 reader) not installed")
+    rec = _compat_recording()
+    E.write(tmp_path / "x.aedat4", rec)
+    dec = aedat.Decoder(str(tmp_path / "x.aedat4"))
+    assert dec.id_to_stream()[0] == {"type": "events", "width": 640, "height": 480}
+    got = np.concatenate([p["events"] for p in dec if "events" in p])
+    for ours, theirs in (("t", "t"), ("x", "x"), ("y", "y"), ("p", "on")):
+        assert np.array_equal(got[theirs].astype(np.int64), rec.events[ours].astype(np.int64))
+
+
+@pytest.mark.parametrize("fmt,ext", [("evt2", ".raw"), ("dat", ".dat")])
+def test_own_prophesee_files_read_in_expelliarmus(tmp_path, fmt, ext):
+    expelliarmus = pytest.importorskip("expelliarmus", reason="expelliarmus not installed")
+    rec = _compat_recording()
+    E.write(tmp_path / f"x{ext}", rec, format=fmt)
+    got = expelliarmus.Wizard(encoding=fmt).read(str(tmp_path / f"x{ext}"))
+    for k in "txyp":
+        assert np.array_equal(got[k].astype(np.int64), rec.events[k].astype(np.int64))
