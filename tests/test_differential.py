@@ -109,3 +109,162 @@ def test_extremes_saturate_and_wrap_identically():
         assert_same(net, raster)
         res = twin.simulate(net, inputs=raster)
         assert int(res.stats["wrap_u"]) > 0 and int(res.stats["sat_v"]) > 0
+
+
+# --------------------------------------------------------------------------- plasticity
+#
+# Twin vs C with learning on. The rule *structures* (targets, terms, exponents, factors, gates,
+# t_epoch, weight limits, rounding) are static in the twin, so each bucket has a small fixed pool
+# of random structures generated from text (one compile each); hypothesis draws everything
+# else: which structure, the hyperparameters (coefficient mantissas, trace decays and impulses,
+# gate thresholds, extremes 0 / 4095 / 2047 included), weights (near and beyond the rule's
+# limits, so clamps trigger), the network's parameters, the seed, the input raster and the
+# third-factor schedule. Products stay below 2^24 for every mantissa (at most two factors wider
+# than 1 per term), so any drawn coefficient is a valid deployment.
+
+from edgelearn import rule as rule_mod  # noqa: E402
+
+PL_STEPS = 200
+# (n_inputs, sizes, connections (src, dst, sparse, plastic))
+PL_BUCKETS = {
+    "dense": (6, (5,), ((-1, 0, False, True), (0, 0, False, False))),
+    "sparse": (8, (6,), ((-1, 0, True, True), (-1, 0, False, False))),
+    "recurrent": (5, (7, 4), ((-1, 0, False, False), (0, 0, False, True),
+                              (0, 1, True, True), (-1, 1, False, False))),
+}
+PL_RULES_PER_BUCKET = 4
+_WIDE = ["x1", "x2", "y1", "y2", "y3", "r", "w", "(r - y1)", "(x1 - y1)", "(x2 + 3)",
+         "(w - 10)", "(y2 - x1)", "(r + x2 - 40)"]
+_WIDE_TAG = ["e", "(e + w)", "(e - y1)"]
+_GATES = ["r - y1", "x1 - y2", "w", "r", "y1 - 20", "x1", "w - r + 5"]
+_GATES_TAG = ["e - x0", "e"]
+
+
+def _rule_text(rng: np.random.Generator) -> str:
+    tag = rng.random() < 0.4
+    wide = _WIDE + (_WIDE_TAG if tag else [])
+    gates = _GATES + (_GATES_TAG if tag else [])
+
+    def expr(n_terms: int) -> str:
+        out = ""
+        for k in range(n_terms):
+            e = int(rng.choice([-24, -20, -15, -12, -10, -9, -8, -7, -6, -5, -4, -3, -2, 0, 3, 7]))
+            fs = [str(rng.choice(wide)) for _ in range(int(rng.integers(0, 3)))]
+            fs += [str(rng.choice(["x0", "y0"])) for _ in range(int(rng.integers(0, 2)))]
+            rng.shuffle(fs)
+            term = " * ".join([f"2^{e}"] + fs)
+            if rng.random() < 0.35:
+                term += f" when |{rng.choice(gates)}| > 0"
+            out += ("" if k == 0 else (" - " if rng.random() < 0.5 else " + ")) + term
+        return out
+
+    lines = [f"dw = {expr(int(rng.integers(1, 5)))}"]
+    if tag:
+        lines.append(f"de = {expr(int(rng.integers(1, 4)))}")
+    lines.append(f"t_epoch = {int(rng.choice([1, 1, 2, 3, 5, 7, 10, 20]))}")
+    lo, hi = [(-128, 127), (-20, 40), (0, 127), (-128, 0), (-5, 5), (3, 3)][int(rng.integers(6))]
+    lines += [f"w_min = {lo}", f"w_max = {hi}",
+              f"round = {rng.choice(['stochastic', 'floor', 'nearest'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def _rule_pool(bucket: str) -> list[rule_mod.Rule]:
+    n_plastic = sum(p for *_, p in PL_BUCKETS[bucket][2])
+    rng = np.random.default_rng(sorted(PL_BUCKETS).index(bucket) + 1000)
+    return [[rule_mod.parse(_rule_text(rng)) for _ in range(n_plastic)]
+            for _ in range(PL_RULES_PER_BUCKET)]
+
+
+PL_RULES = {b: _rule_pool(b) for b in PL_BUCKETS}
+
+
+def _pick_hyper(r: rule_mod.Rule, rng: np.random.Generator) -> rule_mod.Hyper:
+    h = r.hyper()
+
+    def trace(hi: int, n: int) -> tuple[int, ...]:
+        return tuple(int(rng.choice([0, hi, hi // 2, 1])) if rng.random() < 0.35 else
+                     int(rng.integers(0, hi + 1)) for _ in range(n))
+
+    return rule_mod.Hyper(
+        coef=tuple(_pick(rng, C.COEF_MANT_MIN, C.COEF_MANT_MAX) for _ in h.coef),
+        decay=trace(C.DECAY_MAX, 5), impulse=trace(C.IMPULSE_MAX, 5),
+        gate=tuple(int(rng.choice([0, 1, 5, 20, 60, 127, 300])) for _ in h.gate))
+
+
+def random_plastic_network(bucket: str, pool: int, rng: np.random.Generator):
+    n_in, sizes, conns = PL_BUCKETS[bucket]
+    rules = iter(PL_RULES[bucket][pool])
+    pops = tuple(Population(
+        f"p{i}", n, du=_pick(rng, 0, C.DECAY_MAX), dv=_pick(rng, 0, C.DECAY_MAX),
+        vth_mant=int(rng.integers(0, 400)), bias_mant=rng.integers(-50, 80, size=n),
+        bias_exp=int(rng.integers(0, 3)),
+        refractory=_pick(rng, 1, C.REFRACT_MAX) if rng.random() < 0.3 else 1)
+        for i, n in enumerate(sizes))
+    cs = []
+    for src, dst, sparse, plastic in conns:
+        n_src = n_in if src < 0 else sizes[src]
+        n_dst = sizes[dst]
+        if rng.random() < 0.3:
+            w = rng.choice([C.WEIGHT_MIN, C.WEIGHT_MAX, -1, 1, 0, 126, -127], size=(n_dst, n_src))
+        else:
+            w = rng.integers(C.WEIGHT_MIN, C.WEIGHT_MAX + 1, size=(n_dst, n_src))
+            if rng.random() < 0.3:
+                w = np.abs(w).clip(0, C.WEIGHT_MAX)
+        r = None
+        if plastic:
+            r = next(rules)
+            r = r.with_hyper(_pick_hyper(r, rng))
+        kw = dict(w_exp=int(rng.integers(-3, 4)),
+                  mixed=None if rng.random() < 0.7 else bool(rng.random() < 0.5), rule=r)
+        name_src = INPUT if src < 0 else f"p{src}"
+        if sparse:
+            keep = rng.random((n_dst, n_src)) < rng.uniform(0.2, 0.9)
+            indptr = np.concatenate([[0], np.cumsum(keep.sum(1))])
+            rows, cols = np.nonzero(keep)
+            cs.append(Connection(name_src, f"p{dst}", w[rows, cols], indptr=indptr,
+                                 indices=cols, **kw))
+        else:
+            cs.append(Connection(name_src, f"p{dst}", w, **kw))
+    net = Network(n_in, pops, tuple(cs), seed=int(rng.integers(0, 2**32)))
+    raster = rng.random((PL_STEPS, n_in)) < rng.choice([0.05, 0.2, 0.4, 0.8])
+    n = sum(sizes)
+    kind = rng.integers(3)
+    if kind == 0:  # a few writes, held in between
+        third = np.zeros((PL_STEPS, n), np.int64)
+        for t0 in sorted(rng.integers(0, PL_STEPS, size=4)):
+            third[t0:] = rng.choice([-128, 127, 0, 30, -64], size=n)
+    elif kind == 1:
+        third = rng.integers(C.THIRD_MIN, C.THIRD_MAX + 1, size=(PL_STEPS, n))
+    else:
+        third = np.repeat(rng.choice([-128, 127, 64, 0], size=(1, n)), PL_STEPS, 0)
+    return net, raster, third
+
+
+def assert_same_plastic(net: Network, raster: np.ndarray, third: np.ndarray) -> None:
+    tw = twin.simulate(net, inputs=raster, third=third)
+    core = runtime.Core(net)
+    rt = core.run(raster, third=third)
+    s_tw = np.asarray(tw.spikes, bool)
+    if not np.array_equal(s_tw, rt.s):
+        t, i = np.argwhere(s_tw != rt.s)[0]
+        raise AssertionError(f"spikes differ first at step {t + 1}, neuron {i}")
+    for k in net.plastic:
+        ps = tw.final_state.plastic[k]
+        x, y = core.traces(k)
+        for name, a, b in (("w", ps.w, core.weights(k)), ("e", ps.e, core.tags(k)),
+                           ("x", ps.x, x), ("y", ps.y, y)):
+            a = np.asarray(a).astype(np.int64)
+            if not np.array_equal(a, b.astype(np.int64)):
+                idx = tuple(np.argwhere(a != b)[0])
+                raise AssertionError(f"connection {k}: {name}{list(idx)} twin {a[idx]}, "
+                                     f"C {b[idx]}\n{net.connections[k].rule.text()}")
+
+
+# 3 buckets x 4 rule pools = 12 compiled twins; 510 random combinations of 200 steps each.
+@pytest.mark.parametrize("bucket", sorted(PL_BUCKETS))
+@settings(max_examples=170, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pool=st.integers(0, PL_RULES_PER_BUCKET - 1), seed=st.integers(0, 2**32 - 1))
+def test_twin_equals_c_runtime_with_plasticity(bucket, pool, seed):
+    net, raster, third = random_plastic_network(bucket, pool, np.random.default_rng(seed))
+    assert_same_plastic(net, raster, third)
