@@ -491,31 +491,73 @@ typedef struct el_msg_error {
     uint32_t detail;      /**< per status: expected offset, free credits, ... (else 0) */
 } el_msg_error_t;
 
-/** Every struct-backed payload, for declarations (and for tests that loop over them). */
-#define EL_MSG_PACKERS(X)                        \
-    X(info, el_msg_info_t)                       \
-    X(reset, el_msg_reset_t)           \
-    X(load_begin, el_msg_load_begin_t) \
-    X(load_begin_resp, el_msg_load_begin_resp_t) \
-    X(load_chunk, el_msg_load_chunk_t) \
-    X(rule, el_msg_rule_t)             \
-    X(events, el_msg_events_t)         \
-    X(events_resp, el_msg_events_resp_t) \
-    X(run, el_msg_run_t)               \
-    X(run_resp, el_msg_run_resp_t)     \
-    X(third, el_msg_third_t)           \
-    X(learn, el_msg_learn_t)           \
-    X(read, el_msg_read_t)             \
-    X(read_resp, el_msg_read_resp_t)   \
-    X(slot, el_msg_slot_t)             \
-    X(error, el_msg_error_t)
-
-#define EL_MSG_DECLARE_(name, type)                                                       \
-    el_proto_status_t el_msg_##name##_pack(const type *m, uint8_t *buf, size_t cap,       \
-                                           size_t *len);                                  \
-    el_proto_status_t el_msg_##name##_unpack(const uint8_t *payload, size_t len, type *m);
-EL_MSG_PACKERS(EL_MSG_DECLARE_)
-#undef EL_MSG_DECLARE_
+/*
+ * Packers: `el_msg_X_pack(m, buf, cap, len)` writes the payload of @p m into @p buf (at most
+ * @p cap bytes; *len receives its size) and returns ::EL_PROTO_OK, ::EL_PROTO_ERR_NULL,
+ * ::EL_PROTO_ERR_SIZE or (list payloads) ::EL_PROTO_ERR_RANGE.
+ * Unpackers: `el_msg_X_unpack(payload, len, m)` returns ::EL_PROTO_OK, ::EL_PROTO_ERR_NULL,
+ * ::EL_PROTO_E_PAYLOAD (size, reserved bytes) or ::EL_PROTO_ERR_RANGE (field ranges).
+ */
+/** INFO response. */
+el_proto_status_t el_msg_info_pack(const el_msg_info_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_info_unpack(const uint8_t *payload, size_t len, el_msg_info_t *m);
+/** RESET request. */
+el_proto_status_t el_msg_reset_pack(const el_msg_reset_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_reset_unpack(const uint8_t *payload, size_t len, el_msg_reset_t *m);
+/** LOAD_BEGIN request. */
+el_proto_status_t el_msg_load_begin_pack(const el_msg_load_begin_t *m, uint8_t *buf, size_t cap,
+                                         size_t *len);
+el_proto_status_t el_msg_load_begin_unpack(const uint8_t *payload, size_t len,
+                                           el_msg_load_begin_t *m);
+/** LOAD_BEGIN response. */
+el_proto_status_t el_msg_load_begin_resp_pack(const el_msg_load_begin_resp_t *m, uint8_t *buf,
+                                              size_t cap, size_t *len);
+el_proto_status_t el_msg_load_begin_resp_unpack(const uint8_t *payload, size_t len,
+                                                el_msg_load_begin_resp_t *m);
+/** LOAD_CHUNK request (unpack: a view of the data). */
+el_proto_status_t el_msg_load_chunk_pack(const el_msg_load_chunk_t *m, uint8_t *buf, size_t cap,
+                                         size_t *len);
+el_proto_status_t el_msg_load_chunk_unpack(const uint8_t *payload, size_t len,
+                                           el_msg_load_chunk_t *m);
+/** RULE request, from/to a view (see also el_msg_rule_pack_list). */
+el_proto_status_t el_msg_rule_pack(const el_msg_rule_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_rule_unpack(const uint8_t *payload, size_t len, el_msg_rule_t *m);
+/** EVENTS request, from/to a view (see also el_msg_events_pack_list). */
+el_proto_status_t el_msg_events_pack(const el_msg_events_t *m, uint8_t *buf, size_t cap,
+                                     size_t *len);
+el_proto_status_t el_msg_events_unpack(const uint8_t *payload, size_t len, el_msg_events_t *m);
+/** EVENTS response. */
+el_proto_status_t el_msg_events_resp_pack(const el_msg_events_resp_t *m, uint8_t *buf, size_t cap,
+                                          size_t *len);
+el_proto_status_t el_msg_events_resp_unpack(const uint8_t *payload, size_t len,
+                                            el_msg_events_resp_t *m);
+/** RUN request. */
+el_proto_status_t el_msg_run_pack(const el_msg_run_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_run_unpack(const uint8_t *payload, size_t len, el_msg_run_t *m);
+/** RUN response. */
+el_proto_status_t el_msg_run_resp_pack(const el_msg_run_resp_t *m, uint8_t *buf, size_t cap,
+                                       size_t *len);
+el_proto_status_t el_msg_run_resp_unpack(const uint8_t *payload, size_t len, el_msg_run_resp_t *m);
+/** LABEL and REWARD requests. */
+el_proto_status_t el_msg_third_pack(const el_msg_third_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_third_unpack(const uint8_t *payload, size_t len, el_msg_third_t *m);
+/** LEARN request and response. */
+el_proto_status_t el_msg_learn_pack(const el_msg_learn_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_learn_unpack(const uint8_t *payload, size_t len, el_msg_learn_t *m);
+/** READ request. */
+el_proto_status_t el_msg_read_pack(const el_msg_read_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_read_unpack(const uint8_t *payload, size_t len, el_msg_read_t *m);
+/** READ response (unpack: a view of the data). */
+el_proto_status_t el_msg_read_resp_pack(const el_msg_read_resp_t *m, uint8_t *buf, size_t cap,
+                                        size_t *len);
+el_proto_status_t el_msg_read_resp_unpack(const uint8_t *payload, size_t len,
+                                          el_msg_read_resp_t *m);
+/** SAVE and RESTORE responses. */
+el_proto_status_t el_msg_slot_pack(const el_msg_slot_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_slot_unpack(const uint8_t *payload, size_t len, el_msg_slot_t *m);
+/** ERROR payload. */
+el_proto_status_t el_msg_error_pack(const el_msg_error_t *m, uint8_t *buf, size_t cap, size_t *len);
+el_proto_status_t el_msg_error_unpack(const uint8_t *payload, size_t len, el_msg_error_t *m);
 
 /**
  * @brief Check a payload completely for its type: size (el_msg_check_len()), reserved bytes and
