@@ -442,3 +442,13 @@ def test_own_prophesee_files_read_in_expelliarmus(tmp_path, fmt, ext):
     got = expelliarmus.Wizard(encoding=fmt).read(str(tmp_path / f"x{ext}"))
     for k in "txyp":
         assert np.array_equal(got[k].astype(np.int64), rec.events[k].astype(np.int64))
+
+
+def test_packets_larger_than_a_chunk(tmp_path):
+    n = 50_000
+    ev = E.make_events(np.arange(n) * 3, np.arange(n) % 300, np.arange(n) % 200, np.arange(n) % 2)
+    rec = E.Recording(ev, 300, 200)
+    for name, fmt in (("big.aedat", "aedat3"), ("big.aedat4", "aedat4")):
+        E.write(tmp_path / name, rec, format=fmt)
+        parts = list(E.iter_chunks(tmp_path / name, chunk_bytes=64))
+        assert np.array_equal(np.concatenate(parts), ev)

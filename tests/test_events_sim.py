@@ -207,3 +207,16 @@ def test_folder_and_dvs_gesture_layouts(tmp_path):
     seg = train.get(5, 0)
     assert seg.events["t"].min() >= 600000 and seg.events["t"].max() < 1900000
     assert len(E.open_dataset(tmp_path / "g")) == 4
+
+
+def test_episode_batch_rasters_match_single_episodes():
+    s = E.EpisodeSampler(
+        E.glyphs(20, samples_per_class=10, seed=2), n_way=2, k_shot=1, n_query=2, seed=3
+    )
+    amap = E.AddressMap.pooled(34, 34, 2)
+    sx, sy, qx, qy = s.rasters("train", [0, 1], amap, dt_us=5000, n_steps=64)
+    assert sx.shape == (2, 2, 64, amap.n_axons) and qx.shape == (2, 4, 64, amap.n_axons)
+    assert sy.dtype == np.int32 and sy.tolist() == [[0, 1], [0, 1]]
+    ex, eq = s.episode("train", 1).rasters(amap, dt_us=5000, n_steps=64)
+    assert np.array_equal(sx[1], ex) and np.array_equal(qx[1], eq)
+    assert qy[1].tolist() == s.episode("train", 1).query_labels.tolist()

@@ -413,7 +413,8 @@ class EpisodeSampler:
         """Whether ``split`` has at least ``n_way`` classes."""
         return len(self.split_classes[split]) >= self.n_way
 
-    def episode(self, split: str, index: int) -> Episode:
+    def _plan(self, split: str, index: int):
+        """``(classes, support pairs, query pairs, support labels, query labels)``."""
         if split not in _SPLITS:
             raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
         pool = self.split_classes[split]
@@ -429,14 +430,49 @@ class EpisodeSampler:
             idx = rng.choice(self.dataset.count(c), need, replace=False)
             sup += [(c, int(i)) for i in idx[: self.k_shot]]
             qry += [(c, int(i)) for i in idx[self.k_shot :]]
-        recs = self.dataset.get_many(sup + qry)
         s_lab = np.repeat(np.arange(self.n_way), self.k_shot)
         q_lab = np.repeat(np.arange(self.n_way), self.n_query)
         perm = rng.permutation(len(qry))
-        q_recs = recs[len(sup) :]
-        return Episode(
-            tuple(chosen), recs[: len(sup)], s_lab, [q_recs[j] for j in perm], q_lab[perm]
-        )
+        return tuple(chosen), sup, [qry[j] for j in perm], s_lab, q_lab[perm]
+
+    def episode(self, split: str, index: int) -> Episode:
+        """Episode ``index`` of ``split`` (a pure function of the seed, split and index)."""
+        classes, sup, qry, s_lab, q_lab = self._plan(split, index)
+        recs = self.dataset.get_many(sup + qry)
+        return Episode(classes, recs[: len(sup)], s_lab, recs[len(sup) :], q_lab)
+
+    def rasters(
+        self,
+        split: str,
+        indices: Sequence[int],
+        address_map: AddressMap,
+        *,
+        dt_us: int,
+        n_steps: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A batch of episodes as arrays, for ``vmap`` over episodes.
+
+        Returns ``(support_x, support_y, query_x, query_y)`` with shapes ``(E, N*K, T, A)``
+        bool, ``(E, N*K)`` int32, ``(E, N*Q, T, A)`` bool, ``(E, N*Q)`` int32, for the
+        episodes ``indices`` of ``split`` (``E = len(indices)``, ``A = n_axons``). All samples
+        are fetched in one ``get_many`` call, so generated datasets make them in big batches.
+        """
+        plans = [self._plan(split, int(i)) for i in indices]
+        pairs = [p for plan in plans for p in plan[1] + plan[2]]
+        recs = iter(self.dataset.get_many(pairs))
+        nk, nq = self.n_way * self.k_shot, self.n_way * self.n_query
+        A = address_map.n_axons
+        sx = np.zeros((len(plans), nk, n_steps, A), dtype=bool)
+        qx = np.zeros((len(plans), nq, n_steps, A), dtype=bool)
+        sy = np.zeros((len(plans), nk), dtype=np.int32)
+        qy = np.zeros((len(plans), nq), dtype=np.int32)
+        for e, (_, sup, qry, s_lab, q_lab) in enumerate(plans):
+            sup_recs = [next(recs) for _ in sup]
+            qry_recs = [next(recs) for _ in qry]
+            sx[e] = bin_batch(sup_recs, address_map, dt_us=dt_us, n_steps=n_steps)
+            qx[e] = bin_batch(qry_recs, address_map, dt_us=dt_us, n_steps=n_steps)
+            sy[e], qy[e] = s_lab, q_lab
+        return sx, sy, qx, qy
 
     def episodes(self, split: str, start: int = 0) -> Iterator[Episode]:
         """Episodes ``start, start+1, ...`` of a split (endless)."""

@@ -349,8 +349,9 @@ class EventFile:
             f.seek(self.data_offset)
             base = self.data_offset
             pending = b""
+            want = self.chunk_bytes
             while True:
-                block = f.read(self.chunk_bytes)
+                block = f.read(want)
                 final = not block
                 buf = pending + block if pending else block
                 if not buf:
@@ -362,6 +363,9 @@ class EventFile:
                     yield ev
                 base += used
                 pending = buf[used:]
+                # a unit (packet) larger than a chunk: read as much again as is pending, so
+                # the bytes re-copied while it accumulates stay linear in its size
+                want = max(self.chunk_bytes, len(pending))
                 if final:
                     break
 
