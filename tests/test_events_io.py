@@ -298,7 +298,7 @@ def sources(tmp_path_factory):
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_damaged_files_raise_only_the_documented_error(tmp_path, sources, data):

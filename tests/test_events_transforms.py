@@ -160,3 +160,35 @@ def test_live_camera_without_driver_says_what_to_install(monkeypatch):
     with pytest.raises(E.LiveCameraUnavailable, match="pip install neuromorphic-drivers"):
         E.LiveCamera()
     assert issubclass(E.LiveCameraUnavailable, RuntimeError)
+
+
+def test_live_camera_adapts_a_driver_packet_stream(monkeypatch):
+    import types
+
+    dvs = np.array(
+        [(5, 1, 2, True), (9, 3, 4, False)],
+        dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")],
+    )
+
+    class Device:
+        name = "Prophesee EVK4"
+        closed = False
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            Device.closed = True
+
+        def __iter__(self):
+            yield None, {"dvs_events": dvs}
+            yield None, {"trigger_events": np.zeros(1)}
+
+    fake = types.SimpleNamespace(open=Device)
+    monkeypatch.setitem(sys.modules, "neuromorphic_drivers", fake)
+    with E.LiveCamera(driver="neuromorphic_drivers") as cam:
+        assert (cam.width, cam.height) == (1280, 720)
+        chunks = list(cam)
+    assert Device.closed
+    assert len(chunks) == 1 and chunks[0].dtype == E.EVENT_DTYPE
+    assert chunks[0][["t", "x", "y", "p"]].tolist() == [(5, 1, 2, 1), (9, 3, 4, 0)]

@@ -196,27 +196,44 @@ class LiveCamera(EventSource):
                 errors.append(f"{mod_name}: {e}")
         raise LiveCameraUnavailable("no event camera available: " + "; ".join(errors))
 
+    _ND_SIZES = {
+        "evk4": (1280, 720),
+        "evk3": (1280, 720),
+        "dvxplorer": (640, 480),
+        "davis346": (346, 260),
+        "triton": (1280, 720),
+    }
+
     def _open(self, name, mod):
         self.driver = name
         if name == "neuromorphic_drivers":
-            self._dev = mod.open()
-            self._dev.__enter__()
-            props = self._dev.properties()
-            self.width, self.height = int(props.width), int(props.height)
+            # `with nd.open() as device: for status, packet in device: packet["dvs_events"]`
+            dev = mod.open()
+            self._dev = dev.__enter__()
+            size = None
+            props = getattr(self._dev, "properties", None)
+            if callable(props):
+                pr = props()
+                size = (int(getattr(pr, "width", 0)), int(getattr(pr, "height", 0)))
+            if not size or 0 in size:
+                label = str(getattr(self._dev, "name", type(self._dev).__name__)).lower()
+                size = next((v for k, v in self._ND_SIZES.items() if k in label), None)
+            if size is None:
+                raise LiveCameraUnavailable(f"unknown sensor size for device {label!r}")
+            self.width, self.height = size
         else:
-            self._dev = (
-                mod.io.camera.open() if hasattr(mod.io, "camera") else mod.io.CameraCapture()
-            )
-            res = self._dev.getEventResolution()
+            cam = mod.io.camera.open() if hasattr(mod.io, "camera") else mod.io.CameraCapture()
+            res = cam.getEventResolution()
+            if res is None:
+                raise LiveCameraUnavailable("the camera has no event output")
+            self._dev = cam
             self.width, self.height = int(res[0]), int(res[1])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.driver == "neuromorphic_drivers":
             for _status, packet in self._dev:
-                for key in ("polarity_events", "dvs_events"):
-                    arr = (
-                        packet.get(key) if isinstance(packet, dict) else getattr(packet, key, None)
-                    )
+                for key in ("dvs_events", "polarity_events"):
+                    arr = packet[key] if key in packet else None
                     if arr is not None and len(arr):
                         yield _to_events(arr)
         else:
