@@ -53,7 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rest", type=int, default=2,
                    help="steps without input before each symbol (default 2)")
     r.add_argument("--overlaps", action="store_true",
-                   help="also print, per step, the overlap with every state")
+                   help="also print, per step, the overlap with every state (numpy engine)")
+    r.add_argument("--engine", choices=("numpy", "runtime", "twin"), default="numpy",
+                   help="numpy: the reference sign dynamics (default); runtime: the network "
+                        "deployed as spiking compartments on the C runtime; twin: the same on "
+                        "the JAX twin (both need --rest >= 1)")
     _network_options(r, for_run=True)
 
 
@@ -135,6 +139,8 @@ def _run_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--symbols: unknown symbol {unknown[0]!r}; the machine's symbols are "
                          f"{', '.join(spec.symbols)}")
     sched = fsm_sim.Schedule.fixed(symbols, hold=args.hold, release=args.release, rest=args.rest)
+    if args.engine != "numpy":
+        return _run_core(args, compiled, mant, exp, sched)
     res = fsm_sim.walk(compiled, sched, weights=fsm_sim.DenseWeights.from_int8(mant, exp))
     print(f"N = {compiled.n}, int8 weights x 2^{exp}; hold {args.hold}, release {args.release}, "
           f"rest {args.rest} steps per symbol")
@@ -162,4 +168,36 @@ def _run_run(args: argparse.Namespace) -> int:
         print(f"walk correct ({len(symbols)} symbols, {res.stats['steps']} steps)")
         return 0
     print(f"walk INCORRECT: {res.errors[0]}")
+    return 1
+
+
+def _run_core(args: argparse.Namespace, compiled, mant, exp, sched) -> int:
+    from . import fsm, fsm_core
+
+    if args.rest < 1:
+        raise UsageError("--engine runtime/twin needs --rest >= 1 (the core starts from a cue "
+                         "step without input)")
+    if exp != 0 or np.any(mant & 1):  # the core needs even mantissas (mixed-sign mode)
+        mant, exp = fsm.quantize_int8(compiled.dense(), even=True)
+    try:
+        core = fsm_core.core_network(compiled, mant)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    run = fsm_core.run_on_core(core, sched, engine=args.engine)
+    spec = compiled.spec
+    print(f"{args.engine}: {core.network.populations[0].size} compartments (2 N + 1, N = "
+          f"{compiled.n}), recurrent w_exp {core.w_exp}, {run.spikes.shape[0]} steps in "
+          f"{run.seconds:.2f} s ({run.steps_per_second:.0f} steps/s)")
+    state = spec.start
+    print(f"start    {state}")
+    for k, sym in enumerate(sched.symbols):
+        got, want = run.decoded[k], run.expected[k]
+        moved = "->" if spec.edge(state, sym) is not None else "=="
+        mark = "" if got == want else f"   MISMATCH (reference: {want})"
+        print(f"{sym:<8} {state} {moved} {got if got is not None else '?'}{mark}")
+        state = want
+    if run.correct:
+        print(f"walk correct ({len(sched.symbols)} symbols)")
+        return 0
+    print(f"walk INCORRECT: {run.errors[0]}")
     return 1

@@ -357,6 +357,20 @@ def test_cli_compile_and_run(tmp_path, capsys):
     assert "[chime]" in capsys.readouterr().out
 
 
+def test_cli_run_on_the_c_runtime(tmp_path, capsys):
+    out = tmp_path / "lift.npz"
+    toml = str(fsm_experiments.resources.files("edgelearn") / "data" / "fsm_example.toml")
+    assert cli_main(["fsm", "compile", toml, "-o", str(out), "-n", "1000"]) == 0
+    capsys.readouterr()
+    assert cli_main(["fsm", "run", str(out), "--symbols", "up,door,up,up,door",
+                     "--engine", "runtime"]) == 0
+    text = capsys.readouterr().out
+    assert "runtime: 2001 compartments" in text and "door     floor3 -> floor3_open" in text
+    assert cli_main(["fsm", "run", str(out), "--symbols", "up", "--engine", "runtime",
+                     "--rest", "0"]) == 2
+    assert "--rest >= 1" in capsys.readouterr().err
+
+
 def test_cli_errors_one_line_exit_2(tmp_path, capsys):
     bad = write(tmp_path, 'start = "a"\ntransitions = [{ from = "a", input = "x", to = "b" },\n'
                           '{ from = "a", input = "x", to = "c" }]')

@@ -1,5 +1,6 @@
-"""State machines in attractor networks (issue 9): the paper's robustness cases at N = 10,000 and
-the capacity table, on the numpy reference dynamics.
+"""State machines in attractor networks (issue 9): the demonstration on the C runtime at
+N = 10,000 (steps per second, bytes of state), the paper's robustness cases and the capacity
+table on the numpy reference dynamics.
 
     python tests/bench/bench_fsm.py [--fast] [--out fsm.json]
 
@@ -19,7 +20,47 @@ from pathlib import Path
 from edgelearn import fsm_experiments as X
 
 
+def core_run(n: int, n_inputs: int = 100, seed: int = 0) -> dict:
+    """The demonstration deployed on the C runtime: 2 N + 1 compartments, one recurrent
+    connection (see edgelearn.fsm_core); steps per second of el_core_run and its memory."""
+    import numpy as np
+
+    from edgelearn import fsm, fsm_core, fsm_sim, runtime
+
+    rng = np.random.default_rng(seed)
+    spec = X.demo_machine()
+    core = fsm_core.core_network(fsm.compile_fsm(spec, n, seed=rng))
+    syms = X.random_symbols(spec, n_inputs, rng)
+    sched = fsm_sim.random_schedule(syms, rng, rest=(1, 6))
+    raster = core.raster(sched)
+    c = runtime.Core(core.network)
+    block = int(runtime.ffi.sizeof(c._mem))
+    size = core.network.populations[0].size
+    weights = size * size + size * core.network.n_inputs
+    best = float("inf")
+    for _ in range(2):
+        c.reset()
+        t0 = time.perf_counter()
+        s = c.run(raster).s
+        best = min(best, time.perf_counter() - t0)
+    zm = fsm_core.decode_spikes(s, n)
+    run = fsm_core.run_on_core(core, sched)  # judged walk (also checks the spikes decode)
+    assert np.array_equal(fsm_core.decode_spikes(run.spikes, n), zm)
+    out = {"N": n, "compartments": size, "symbols": n_inputs, "steps": int(raster.shape[0]),
+           "correct": run.correct, "seconds_best": round(best, 3),
+           "steps_per_s": round(raster.shape[0] / best, 1), "core_bytes": block,
+           "weight_bytes": weights, "state_and_other_bytes": block - weights,
+           "recurrent_w_exp": core.w_exp, "input_w_exp": core.in_exp}
+    print(f"C runtime, N = {n} ({size} compartments): {out['steps']} steps, "
+          f"{'correct' if run.correct else 'INCORRECT'} walk of {n_inputs} symbols, "
+          f"{out['steps_per_s']:.0f} steps/s; core memory {block / 1e6:.1f} MB "
+          f"({weights / 1e6:.1f} MB weights, {(block - weights) / 1e3:.1f} kB state and "
+          f"descriptors)", flush=True)
+    return out
+
+
 def measure(fast: bool = False) -> dict:
+    core = core_run(2000 if fast else 10_000)
     n = 4000 if fast else 10_000
     cases = ["int8", "async_p0.1"] if fast else list(X.CASES)
     robust = []
@@ -44,7 +85,7 @@ def measure(fast: bool = False) -> dict:
                          "seconds": round(row.seconds, 1)})
         print(f"{n_:>6} {row.capacity:>10} {row.ratio:>7.4f} {row.bound:>8} "
               f"{row.capacity / row.bound:>14.2f}", flush=True)
-    return {"robustness": robust, "capacity": capacity, "fast": fast}
+    return {"core": core, "robustness": robust, "capacity": capacity, "fast": fast}
 
 
 def main(out: Path | None = None) -> dict:
