@@ -125,6 +125,11 @@ class Device:
                 if hasattr(ser, "baudrate") and not self.url.startswith("socket://"):
                     ser.baudrate = self.baudrate
                 ser.open()
+                sock = getattr(ser, "_socket", None)  # socket://: no Nagle delay on requests
+                if sock is not None:
+                    import socket
+
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 break
             except (serial.SerialException, OSError, ValueError) as e:
                 if time.monotonic() > deadline:

@@ -147,7 +147,7 @@ class Emulator:
                 raise FirmwareError(f"{QEMU} not found: install qemu-system-arm")
             if self.transport == "tcp":
                 port = self.port or _free_port()
-                serial_arg = f"tcp:127.0.0.1:{port},server=on,wait=off"
+                serial_arg = f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"
             else:
                 serial_arg = "pty"
             cmd = [QEMU, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-kernel",
