@@ -452,3 +452,12 @@ def test_packets_larger_than_a_chunk(tmp_path):
         E.write(tmp_path / name, rec, format=fmt)
         parts = list(E.iter_chunks(tmp_path / name, chunk_bytes=64))
         assert np.array_equal(np.concatenate(parts), ev)
+
+
+def test_data_starting_with_the_header_byte_is_not_swallowed(tmp_path):
+    # EVT 3.0 data whose first word's low byte is '%' (0x25): the header has no `% end`
+    words = [0x8025, 0x6003, 0x0002, 0x2001]  # TIME_HIGH 0x025, TIME_LOW 3, y=2, x=1 OFF
+    p = tmp_path / "w.raw"
+    p.write_bytes(b"% evt 3.0\n% geometry 4x4\n" + np.array(words, "<u2").tobytes())
+    ev = E.read(p).events
+    assert ev[["t", "x", "y", "p"]].tolist() == [(0x25 * 4096 + 3, 1, 2, 0)]

@@ -97,8 +97,15 @@ def detect_format(path: str | os.PathLike, head: bytes | None = None) -> str:
 # --------------------------------------------------------------------------- headers
 
 
+#: Bytes a header line may hold (anything but control characters other than tab, CR, LF).
+_TEXT_BYTES = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
+
+
 def _read_lines(f, path, prefix: bytes, stop: bytes | None) -> tuple[list[str], int]:
-    """Read header lines that start with ``prefix`` (up to ``stop`` inclusive)."""
+    """Read header lines that start with ``prefix`` (up to ``stop`` inclusive).
+
+    A "line" holding control bytes is not text: the header ends before it.
+    """
     lines = []
     pos = f.tell()
     while True:
@@ -107,6 +114,10 @@ def _read_lines(f, path, prefix: bytes, stop: bytes | None) -> tuple[list[str], 
             f.seek(pos)
             return lines, pos
         line = f.readline(_MAX_HEADER)
+        if line.translate(None, _TEXT_BYTES):
+            # control bytes: this is binary data that happens to start with the prefix byte
+            f.seek(pos)
+            return lines, pos
         if not line.endswith(b"\n"):
             raise EventFormatError(path, pos, "unterminated header line")
         text = (prefix + line).decode("latin-1").rstrip("\r\n")

@@ -64,6 +64,8 @@ def _read(path, fmt):
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror or e}") from None
     except EventFormatError as e:
         raise UsageError(str(e)) from None
     except ValueError as e:  # bad --format
