@@ -164,3 +164,39 @@ def test_learning_switch_freezes_weights_but_not_traces():
     res = twin.simulate(net, state=state, inputs=r)
     assert float(res.final_state.plastic[1].w[0, 0]) == 0  # would be 4 with learning on
     assert float(res.final_state.plastic[1].y[0, 0]) > 0  # the post trace still moved
+
+
+def test_error_triggered_rule_learns_association_in_c_runtime():
+    # The association above, run by the C runtime: it learns it too, with exactly the weights,
+    # tags and traces the twin produced (and the same spikes at every step).
+    from edgelearn import runtime
+
+    r_text = rule.shipped("error_triggered").text()
+    pop = Population("out", 2, du=4095, dv=4095, vth_mant=400)
+    net = Network(4, (pop,), (Connection(INPUT, "out", np.zeros((2, 4)),
+                                         rule=rule.parse(r_text)),), seed=3)
+    rng = np.random.default_rng(0)
+    raster = np.zeros((500, 4), bool)
+    raster[:100, :2] = rng.random((100, 2)) < 0.5
+    raster[300:400, 2:] = rng.random((100, 2)) < 0.5
+    third = np.zeros((500, 2), np.int64)
+    third[:100, 0] = 64
+    third[300:400, 1] = 64
+    tw = twin.simulate(net, inputs=raster, third=third)
+    core = runtime.Core(net)
+    res = core.run(raster, third=third)
+    w = core.weights(0)
+    assert w[0, :2].min() > 0 and w[1, 2:].min() > 0
+    assert w[0, 2:].max() == 0 and w[1, :2].max() == 0
+    ps = tw.final_state.plastic[0]
+    np.testing.assert_array_equal(np.asarray(ps.w).astype(np.int64), w)
+    np.testing.assert_array_equal(np.asarray(ps.x).astype(np.int64), core.traces(0)[0])
+    np.testing.assert_array_equal(np.asarray(ps.y).astype(np.int64), core.traces(0)[1])
+    np.testing.assert_array_equal(np.asarray(tw.spikes, bool), res.s)
+    # recall with learning off: pattern A drives neuron 0's current, not neuron 1's
+    core.set_learning(False)
+    core.set_third(np.zeros(2, np.int64))
+    probe = np.zeros((5, 4), bool)
+    probe[:, :2] = True
+    u = core.run(probe, probe=True).u[1:]
+    assert np.all(u[:, 0] > 0) and np.all(u[:, 1] == 0) and np.array_equal(core.weights(0), w)
