@@ -185,10 +185,13 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
             }
             a->rule_code[k] = code;
             a->rule_len[k] = code_len;
+            cd->rule = code;
+            cd->rule_len = code_len;
             a->n_plastic++;
         }
         align4(c);
     }
+    a->desc.seed = a->seed;
     a->desc.n_pops = n_pops;
     a->desc.pops = a->pops;
     a->desc.n_conns = n_conns;
