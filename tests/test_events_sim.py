@@ -220,3 +220,15 @@ def test_episode_batch_rasters_match_single_episodes():
     ex, eq = s.episode("train", 1).rasters(amap, dt_us=5000, n_steps=64)
     assert np.array_equal(sx[1], ex) and np.array_equal(qx[1], eq)
     assert qy[1].tolist() == s.episode("train", 1).query_labels.tolist()
+
+
+def test_generated_dataset_disk_cache(tmp_path):
+    a = E.glyphs(5, seed=9, cache_dir=tmp_path)
+    first = a.get_many([(1, 2), (3, 4)])
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.npy"))
+    assert len(files) == 2 and files[0].startswith("glyphs-seed9-")
+    b = E.glyphs(5, seed=9, cache_dir=tmp_path)
+    b._make = None  # a second run must not simulate
+    again = b.get_many([(3, 4), (1, 2)])
+    assert np.array_equal(again[1].events, first[0].events)
+    assert again[0].meta == {"label": 3, "index": 4} and again[0].sensor_size == (34, 34)

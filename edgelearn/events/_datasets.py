@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import json
+import os
 import pathlib
 import re
 from collections.abc import Iterator, Sequence
@@ -19,7 +21,7 @@ import numpy as np
 from . import _generate as G
 from ._io import read, read_gesture_labels
 from ._transforms import AddressMap, bin_batch
-from ._types import EventFormatError, Recording
+from ._types import EVENT_DTYPE, EventFormatError, Recording
 
 _EVENT_EXT = (".aedat4", ".aedat", ".raw", ".dat", ".bin", ".bs2", ".npz", ".npy")
 
@@ -175,7 +177,9 @@ class GeneratedDataset(ClassDataset):
     ``kind``: ``"glyphs"`` or ``"gestures"``; classes ``0 .. n_classes-1``; each class has
     ``samples_per_class`` samples (any index is valid; this just bounds episode sampling).
     Samples are deterministic in ``(seed, class, index)``, made in vectorised batches of up to
-    ``batch`` and kept in an LRU cache of ``cache_size`` recordings.
+    ``batch`` and kept in an LRU cache of ``cache_size`` recordings. With ``cache_dir``, every
+    sample made is also saved there (one ``.npy`` per sample, in a folder named after the kind,
+    seed and a digest of the config) and later runs load it instead of simulating again.
     """
 
     def __init__(
@@ -188,6 +192,7 @@ class GeneratedDataset(ClassDataset):
         config=None,
         cache_size: int = 4096,
         batch: int = 128,
+        cache_dir=None,
     ):
         if kind not in ("glyphs", "gestures"):
             raise ValueError(f"kind must be glyphs or gestures, got {kind!r}")
@@ -202,6 +207,34 @@ class GeneratedDataset(ClassDataset):
         self.batch = int(batch)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._make = G.glyph_batch if kind == "glyphs" else G.gesture_batch
+        self.cache_dir = None
+        if cache_dir is not None:
+            cfg = self.config or (G.GlyphConfig() if kind == "glyphs" else G.GestureConfig())
+            digest = hashlib.sha256(repr(cfg).encode()).hexdigest()[:12]
+            self.cache_dir = pathlib.Path(cache_dir) / f"{kind}-seed{self.seed}-{digest}"
+
+    def _disk(self, c: int, i: int) -> pathlib.Path:
+        return self.cache_dir / str(c) / f"{i}.npy"
+
+    def _load(self, c: int, i: int) -> Recording | None:
+        if self.cache_dir is None:
+            return None
+        try:
+            ev = np.load(self._disk(c, i), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if ev.dtype != EVENT_DTYPE or ev.ndim != 1:
+            return None
+        w, h = self.sensor_size
+        return Recording(ev, w, h, self.kind, {"label": c, "index": i})
+
+    def _save(self, c: int, i: int, rec: Recording) -> None:
+        path = self._disk(c, i)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.part")
+        with open(tmp, "wb") as f:
+            np.save(f, rec.events, allow_pickle=False)
+        os.replace(tmp, path)
 
     @property
     def sensor_size(self) -> tuple[int, int]:
@@ -220,6 +253,15 @@ class GeneratedDataset(ClassDataset):
             if c not in range(len(self.classes)):
                 raise KeyError(f"class {c} not in 0..{len(self.classes) - 1}")
         missing = list(dict.fromkeys(p for p in pairs if p not in self._cache))
+        if self.cache_dir is not None:
+            todo = []
+            for key in missing:
+                rec = self._load(*key)
+                if rec is None:
+                    todo.append(key)
+                else:
+                    self._cache[key] = rec
+            missing = todo
         for a in range(0, len(missing), self.batch):
             chunk = missing[a : a + self.batch]
             recs = self._make(
@@ -227,6 +269,8 @@ class GeneratedDataset(ClassDataset):
             )
             for key, rec in zip(chunk, recs, strict=True):
                 self._cache[key] = rec
+                if self.cache_dir is not None:
+                    self._save(*key, rec)
         out = []
         for p in pairs:
             rec = self._cache[p]
