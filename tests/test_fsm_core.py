@@ -107,6 +107,30 @@ def test_start_state_and_masking_on_core(demo):
     assert np.array_equal(run.zm, want)
 
 
+def test_sparse_layout_same_spikes(demo):
+    core, sched = demo
+    sp = fsm_core.core_network(core.fsm, core.mant, sparse=True)
+    rec = sp.network.connections[0]
+    assert rec.sparse and np.array_equal(rec.dense_weights(2001, 2001),
+                                         core.network.connections[0].weights)
+    a = fsm_core.run_on_core(core, sched)
+    b = fsm_core.run_on_core(sp, sched)
+    assert b.correct and np.array_equal(a.spikes, b.spikes)
+
+
+def test_sparsified_weights_on_core_match_reference():
+    """98 % zero ternary weights (as 2 * sgn, even) in CSR form: spikes == numpy reference."""
+    rng = np.random.default_rng(4)
+    c = fsm.compile_fsm(EXAMPLE, 1000, seed=rng)
+    mant = (2 * fsm.sparsify(c.dense(), 0.98, rng)).astype(np.int8)
+    core = fsm_core.core_network(c, mant, sparse=True)
+    assert core.network.connections[0].weights.size == 4 * np.count_nonzero(mant) + 1000
+    sched = fsm_sim.random_schedule(["up", "up", "door", "down"], rng, rest=(1, 3))
+    run = fsm_core.run_on_core(core, sched)
+    _, want = reference(core, sched)
+    assert np.array_equal(run.zm, want)  # exact, whether or not N = 1,000 suffices to walk
+
+
 def test_core_schedule_must_start_at_rest(demo):
     core, _ = demo
     with pytest.raises(ValueError, match="rest"):
