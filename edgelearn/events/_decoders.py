@@ -195,7 +195,7 @@ class Evt3Decoder(Decoder):
         else:
             th_full = th_vals
         hrank = np.cumsum(is_th)
-        high_tw = np.where(hrank > 0, th_full[np.maximum(hrank - 1, 0)], self.high)
+        high_tw = np.concatenate(([self.high], th_full))[hrank]  # [0] = carried
         # a TIME_HIGH starts a new 4096-us window at low = 0 until the next TIME_LOW
         low_tw = np.where(is_th, 0, tpay)
         comp = np.where(high_tw >= 0, (high_tw << 12) | low_tw, -1)
