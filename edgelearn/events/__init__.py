@@ -51,7 +51,6 @@ from ._io import (
     read,
     read_gesture_labels,
     split_by_labels,
-    write,
 )
 from ._stream import (
     EventSource,
@@ -74,6 +73,7 @@ from ._transforms import (
     to_frames,
 )
 from ._types import EVENT_DTYPE, EventFormatError, Recording, empty_events, make_events
+from ._writers import write
 
 __all__ = [
     "EVENT_DTYPE",

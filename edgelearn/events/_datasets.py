@@ -318,7 +318,7 @@ def write_generated(
     config=None,
 ) -> pathlib.Path:
     """Write a generated dataset as ``root/<class>/<index>.<ext>`` plus ``dataset.json``."""
-    from ._io import write
+    from ._writers import write
 
     ext = {
         "npz": ".npz",
