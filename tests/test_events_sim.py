@@ -232,3 +232,19 @@ def test_generated_dataset_disk_cache(tmp_path):
     again = b.get_many([(3, 4), (1, 2)])
     assert np.array_equal(again[1].events, first[0].events)
     assert again[0].meta == {"label": 3, "index": 4} and again[0].sensor_size == (34, 34)
+
+
+@needs_data
+def test_glyph_statistics_track_real_n_mnist():
+    real = [E.read(p) for p in sorted((DATA / "slayer-nmnist").glob("*.bs2"))]
+    gen = E.glyph_batch([c for c in range(10) for _ in range(5)], list(range(5)) * 10, seed=0)
+
+    def stats(recs):
+        n = np.array([len(r) for r in recs])
+        on = np.array([int(r.events["p"].sum()) for r in recs])
+        return np.median(n), np.median(on / (n - on)), np.median([r.duration_us for r in recs])
+
+    (n_r, ratio_r, dur_r), (n_g, ratio_g, dur_g) = stats(real), stats(gen)
+    assert abs(n_g / n_r - 1) < 0.2
+    assert abs(ratio_g - ratio_r) < 0.06
+    assert abs(dur_g / dur_r - 1) < 0.05
