@@ -120,6 +120,7 @@ def test_chunked_reading_equals_whole_read(name):
     assert len(parts) > 1 or DATA.joinpath(name).stat().st_size <= 4099 * 2
     assert max(len(p) for p in parts) <= max(4099 * 8, 20_000)  # bounded per chunk
     assert np.array_equal(np.concatenate(parts), whole)
+    assert E.open_events(DATA / name, chunk_bytes=4099).stats() == E.read(DATA / name).stats()
 
 
 # --------------------------------------------------------------------------- round trips

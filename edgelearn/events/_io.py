@@ -394,21 +394,50 @@ class EventFile:
                 f"the {self.width}x{self.height} sensor",
             )
 
+    def _size(self, max_x: int, max_y: int) -> tuple[int, int]:
+        """Sensor size: the header's, else 34 x 34 for N-MNIST files that fit, else the largest
+        coordinates + 1 (1 x 1 for an empty file)."""
+        if self.width is not None:
+            return int(self.width), int(self.height)
+        if self.format == "nmnist" and max_x < 34 and max_y < 34:
+            return 34, 34
+        return max(max_x, 0) + 1, max(max_y, 0) + 1
+
+    def stats(self) -> dict:
+        """:meth:`Recording.stats` computed chunk by chunk (bounded memory)."""
+        n = on = 0
+        t_first = t_last = None
+        mx = my = -1
+        for ev in self.chunks():
+            n += len(ev)
+            on += int(np.count_nonzero(ev["p"]))
+            if t_first is None:
+                t_first = int(ev["t"][0])
+            t_last = int(ev["t"][-1])
+            mx = max(mx, int(ev["x"].max()))
+            my = max(my, int(ev["y"].max()))
+        w, h = self._size(mx, my)
+        return {
+            "format": self.format,
+            "events": n,
+            "width": w,
+            "height": h,
+            "t_first": t_first,
+            "t_last": t_last,
+            "on": on,
+            "off": n - on,
+        }
+
     def read(self) -> Recording:
         """All events as one :class:`Recording`."""
         if self.format in ("npz", "npy"):
             return _load_numpy(self.path, self.format)
         parts = list(self.chunks())  # chunk by chunk: cache-friendly, and as fast as one pass
         events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
-        width, height = self.width, self.height
-        if width is None:
-            if self.format == "nmnist" and (
-                not len(events) or (events["x"].max() < 34 and events["y"].max() < 34)
-            ):
-                width = height = 34
-            else:
-                width = int(events["x"].max()) + 1 if len(events) else 1
-                height = int(events["y"].max()) + 1 if len(events) else 1
+        width, height = self._size(
+            int(events["x"].max()) if len(events) else -1,
+            int(events["y"].max()) if len(events) else -1,
+        )
         meta = {k: v for k, v in self.header.items() if k not in ("size",)}
         if self.skipped:
             meta["skipped"] = self.skipped

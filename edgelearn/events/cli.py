@@ -56,10 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(path, fmt):
-    from . import EventFormatError, read
+    from . import read
+
+    return _guard(path, lambda: read(path, format=fmt))
+
+
+def _guard(path, fn):
+    """Run ``fn``, turning bad input into a one-line :class:`UsageError`."""
+    from . import EventFormatError
 
     try:
-        return read(path, format=fmt)
+        return fn()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -73,8 +80,10 @@ def _read(path, fmt):
 
 
 def _info(args) -> int:
-    rec = _read(args.file, args.format)
-    print(json.dumps(rec.stats()))
+    from . import open_events
+
+    # chunk by chunk: info on a recording of any size in bounded memory
+    print(json.dumps(_guard(args.file, lambda: open_events(args.file, format=args.format).stats())))
     return 0
 
 
