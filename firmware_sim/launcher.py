@@ -71,7 +71,8 @@ def _sources() -> list[Path]:
     tests = HERE / "tests"
     if tests.is_dir():
         files += sorted(tests.glob("*.c"))
-    return files + sorted(p for p in csrc_dir().iterdir() if p.suffix in (".c", ".h"))
+    return files + sorted(p for p in csrc_dir().iterdir() if p.suffix in (".c", ".h")) + sorted(
+        (csrc_dir() / "tests").glob("artifact_vectors.h"))
 
 
 def build(target: str = "host", *, fuzz: bool = False) -> Path:
