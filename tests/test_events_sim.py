@@ -248,3 +248,19 @@ def test_glyph_statistics_track_real_n_mnist():
     assert abs(n_g / n_r - 1) < 0.2
     assert abs(ratio_g - ratio_r) < 0.06
     assert abs(dur_g / dur_r - 1) < 0.05
+
+
+def test_saccade_batch_turns_static_images_into_n_mnist_like_events():
+    img = np.zeros((2, 34, 34))
+    img[0, 8:26, 15:19] = 1.0  # a bar
+    img[1, 10:24, 10:24] = 1.0  # a square ring
+    img[1, 13:21, 13:21] = 0.0
+    recs = E.saccade_batch(img, labels=[7, 3], seed=1)
+    assert [r.meta["label"] for r in recs] == [7, 3]
+    assert all(r.sensor_size == (34, 34) and len(r) > 500 for r in recs)
+    # events lie on the edges: the blank corners stay (nearly) silent
+    assert all(np.mean((r.events["x"] < 5) & (r.events["y"] < 5)) < 0.02 for r in recs)
+    again = E.saccade_batch(img[1:], labels=[3], seed=1)[0]
+    assert len(again) > 0
+    with pytest.raises(ValueError, match="shape"):
+        E.saccade_batch(np.zeros((1, 28, 28)))

@@ -39,6 +39,7 @@ from ._generate import (
     glyph_batch,
     glyph_sample,
     glyph_strokes,
+    saccade_batch,
     saccade_path,
 )
 from ._io import (
@@ -123,6 +124,7 @@ __all__ = [
     "read",
     "read_gesture_labels",
     "rebase",
+    "saccade_batch",
     "saccade_path",
     "simulate",
     "simulate_batch",

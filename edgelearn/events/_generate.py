@@ -226,16 +226,9 @@ def saccade_path(cfg: GlyphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return t, pos[:, 0], pos[:, 1]
 
 
-def glyph_batch(
-    class_ids, indices, *, seed: int = 0, config: GlyphConfig | None = None
-) -> list[Recording]:
-    """Glyph samples for ``(class_ids[i], indices[i])``: a list of 34 x 34 Recordings."""
-    cfg = config or GlyphConfig()
-    class_ids = [int(c) for c in class_ids]
-    indices = [int(i) for i in indices]
-    if not class_ids:
-        return []
-    img = _glyph_images(class_ids, indices, seed, cfg)
+def _saccade_events(img, cfg: GlyphConfig, seed: int, keys, fmt: str) -> list[Recording]:
+    """Events of drawings ``img`` (``(B, Hf, Wf)`` fine grid, box filtered, margin included)
+    viewed through the three saccades."""
     margin = int(np.ceil(cfg.amplitude_px)) + 2
     t, dx, dy = saccade_path(cfg)
     # the camera moves by (dx, dy): the scene moves by (-dx, -dy) on the sensor
@@ -250,12 +243,51 @@ def glyph_batch(
         t,
         cfg.dvs,
         seed=_sensor_seed(seed, 0x5D),
-        sample_seeds=_sample_seeds(seed, 0x5D, class_ids, indices),
+        sample_seeds=_sample_seeds(seed, 0x5D, [k[0] for k in keys], [k[1] for k in keys]),
     )
     return [
-        Recording(ev, cfg.size, cfg.size, "glyphs", {"label": c, "index": i})
-        for ev, c, i in zip(events, class_ids, indices, strict=True)
+        Recording(ev, cfg.size, cfg.size, fmt, {"label": c, "index": i})
+        for ev, (c, i) in zip(events, keys, strict=True)
     ]
+
+
+def glyph_batch(
+    class_ids, indices, *, seed: int = 0, config: GlyphConfig | None = None
+) -> list[Recording]:
+    """Glyph samples for ``(class_ids[i], indices[i])``: a list of 34 x 34 Recordings."""
+    cfg = config or GlyphConfig()
+    class_ids = [int(c) for c in class_ids]
+    indices = [int(i) for i in indices]
+    if not class_ids:
+        return []
+    img = _glyph_images(class_ids, indices, seed, cfg)
+    return _saccade_events(img, cfg, seed, list(zip(class_ids, indices, strict=True)), "glyphs")
+
+
+def saccade_batch(
+    images: np.ndarray, *, labels=None, seed: int = 0, config: GlyphConfig | None = None
+) -> list[Recording]:
+    """Any static images through N-MNIST-style saccades (how N-MNIST was made from MNIST).
+
+    ``images``: ``(B, size, size)`` intensities in [0, 1] at the sensor resolution
+    (``config.size``, 34 by default; 1 = the foreground brightness). ``labels``: optional ``B``
+    integers stored in each recording's ``meta["label"]``. Deterministic in ``seed`` and each
+    image's position in the batch.
+    """
+    cfg = config or GlyphConfig()
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 3 or images.shape[1:] != (cfg.size, cfg.size):
+        raise ValueError(f"images must have shape (B, {cfg.size}, {cfg.size}), got {images.shape}")
+    margin = int(np.ceil(cfg.amplitude_px)) + 2
+    fine = np.repeat(np.repeat(np.clip(images, 0, 1), _GSUPER, axis=1), _GSUPER, axis=2)
+    pad = margin * _GSUPER
+    fine = np.pad(fine, [(0, 0), (pad, pad), (pad, pad)])
+    # centre the saccade triangle on the image, as for glyphs
+    shift = np.round(cfg.amplitude_px * np.array([0.5, 1 / 3]) * _GSUPER).astype(int)
+    fine = np.roll(fine, (-shift[1], -shift[0]), axis=(1, 2))
+    labels = list(range(len(images))) if labels is None else [int(v) for v in labels]
+    keys = list(zip(labels, range(len(images)), strict=True))
+    return _saccade_events(_box(fine, _GSUPER), cfg, seed, keys, "saccades")
 
 
 def glyph_sample(
