@@ -264,3 +264,15 @@ def test_saccade_batch_turns_static_images_into_n_mnist_like_events():
     assert len(again) > 0
     with pytest.raises(ValueError, match="shape"):
         E.saccade_batch(np.zeros((1, 28, 28)))
+
+
+def test_generated_dataset_worker_processes_give_the_same_samples():
+    pairs = [(c, i) for c in range(4) for i in range(3)]
+    serial = E.glyphs(4, seed=5, batch=4).get_many(pairs)
+    par = E.glyphs(4, seed=5, batch=4, workers=2)
+    try:
+        got = par.get_many(pairs)
+    finally:
+        par.close()
+    assert all(np.array_equal(a.events, b.events) for a, b in zip(serial, got, strict=True))
+    assert got[5].meta == {"label": 1, "index": 2}

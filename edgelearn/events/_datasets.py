@@ -180,6 +180,7 @@ class GeneratedDataset(ClassDataset):
     ``batch`` and kept in an LRU cache of ``cache_size`` recordings. With ``cache_dir``, every
     sample made is also saved there (one ``.npy`` per sample, in a folder named after the kind,
     seed and a digest of the config) and later runs load it instead of simulating again.
+    ``workers > 1`` makes big requests in that many worker processes (spawned, numpy only).
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class GeneratedDataset(ClassDataset):
         cache_size: int = 4096,
         batch: int = 128,
         cache_dir=None,
+        workers: int = 1,
     ):
         if kind not in ("glyphs", "gestures"):
             raise ValueError(f"kind must be glyphs or gestures, got {kind!r}")
@@ -207,11 +209,59 @@ class GeneratedDataset(ClassDataset):
         self.batch = int(batch)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._make = G.glyph_batch if kind == "glyphs" else G.gesture_batch
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self._pool = None
         self.cache_dir = None
         if cache_dir is not None:
             cfg = self.config or (G.GlyphConfig() if kind == "glyphs" else G.GestureConfig())
             digest = hashlib.sha256(repr(cfg).encode()).hexdigest()[:12]
             self.cache_dir = pathlib.Path(cache_dir) / f"{kind}-seed{self.seed}-{digest}"
+
+    def _generate(self, chunks):
+        """Recordings for each chunk of ``(class, index)`` pairs, in worker processes when
+        ``workers > 1`` and there is more than one chunk (same results either way)."""
+        if self.workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                yield self._make(
+                    [c for c, _ in chunk],
+                    [i for _, i in chunk],
+                    seed=self.seed,
+                    config=self.config,
+                )
+            return
+        if self._pool is None:
+            import concurrent.futures
+            import multiprocessing
+
+            # spawn, not fork: the parent may hold JAX or other threads
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        jobs = [
+            self._pool.submit(
+                _make_events,
+                self.kind,
+                [c for c, _ in ch],
+                [i for _, i in ch],
+                self.seed,
+                self.config,
+            )
+            for ch in chunks
+        ]
+        w, h = self.sensor_size
+        for chunk, job in zip(chunks, jobs, strict=True):
+            yield [
+                Recording(ev, w, h, self.kind, {"label": c, "index": i})
+                for ev, (c, i) in zip(job.result(), chunk, strict=True)
+            ]
+
+    def close(self) -> None:
+        """Stop the worker processes (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _disk(self, c: int, i: int) -> pathlib.Path:
         return self.cache_dir / str(c) / f"{i}.npy"
@@ -262,11 +312,8 @@ class GeneratedDataset(ClassDataset):
                 else:
                     self._cache[key] = rec
             missing = todo
-        for a in range(0, len(missing), self.batch):
-            chunk = missing[a : a + self.batch]
-            recs = self._make(
-                [c for c, _ in chunk], [i for _, i in chunk], seed=self.seed, config=self.config
-            )
+        chunks = [missing[a : a + self.batch] for a in range(0, len(missing), self.batch)]
+        for chunk, recs in zip(chunks, self._generate(chunks), strict=True):
             for key, rec in zip(chunk, recs, strict=True):
                 self._cache[key] = rec
                 if self.cache_dir is not None:
@@ -279,6 +326,12 @@ class GeneratedDataset(ClassDataset):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return out
+
+
+def _make_events(kind, class_ids, indices, seed, config) -> list[np.ndarray]:
+    """Worker-process entry: the events of a batch of generated samples."""
+    make = G.glyph_batch if kind == "glyphs" else G.gesture_batch
+    return [r.events for r in make(class_ids, indices, seed=seed, config=config)]
 
 
 def glyphs(n_classes: int = 100, **kw) -> GeneratedDataset:
