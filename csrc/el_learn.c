@@ -795,6 +795,7 @@ static void el_k_simple(int32_t *EL_RESTRICT acc, const int32_t *EL_RESTRICT B, 
 }
 
 /* The general term over one column: gathers through idx when sparse (idx != NULL). */
+EL_VECTOR_CLONES
 static void el_k_general(int32_t *EL_RESTRICT acc, int32_t *EL_RESTRICT prod,
                          const el_tplan_t *pl, uint32_t j, const int8_t *w, const int8_t *e,
                          const uint32_t *idx, uint32_t n)
@@ -833,8 +834,14 @@ static void el_k_general(int32_t *EL_RESTRICT acc, int32_t *EL_RESTRICT prod,
             prod[s] = el_abs32(gv) > pl->th ? prod[s] : 0;
         }
     }
-    for (s = 0; s < n; ++s) {
-        acc[s] = el_learn_acc_add(acc[s], el_learn_term(prod[s], pl->shift));
+    if (pl->shift >= 0) {
+        for (s = 0; s < n; ++s) {
+            acc[s] = el_learn_acc_add(acc[s], el_learn_term(prod[s], pl->shift));
+        }
+    } else {
+        for (s = 0; s < n; ++s) {
+            acc[s] = el_learn_acc_add(acc[s], el_learn_term(prod[s], pl->shift));
+        }
     }
 }
 
@@ -846,7 +853,28 @@ static void el_k_round(int32_t *EL_RESTRICT acc, uint32_t n, int mode, uint32_t 
     uint32_t s;
     if (mode == EL_ROUND_STOCHASTIC) {
         if (idx == NULL) {
-            for (s = 0; s < n; ++s) {
+            /* Blocks of 16: where every accumulator of a block is a multiple of 2^15 (typically
+             * 0: a closed gate, a silent neuron), (acc + r) >> 15 == acc >> 15 for every
+             * r < 2^15, so the PRNG words are not needed there. */
+            uint32_t s0 = 0;
+            for (; s0 + 16u <= n; s0 += 16u) {
+                int32_t *EL_RESTRICT a = acc + s0;
+                uint32_t frac = 0;
+                for (s = 0; s < 16u; ++s) {
+                    frac |= (uint32_t)a[s] & 0x7FFFu;
+                }
+                if (frac == 0u) {
+                    for (s = 0; s < 16u; ++s) {
+                        a[s] = el_learn_round_fixed(a[s], 0);
+                    }
+                } else {
+                    for (s = 0; s < 16u; ++s) {
+                        a[s] = el_learn_round_stochastic(
+                            a[s], el_rand(seed, t, stream, (s0 + s) * n_src + j));
+                    }
+                }
+            }
+            for (s = s0; s < n; ++s) {
                 acc[s] = el_learn_round_stochastic(acc[s], el_rand(seed, t, stream, s * n_src + j));
             }
         } else {
