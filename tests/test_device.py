@@ -1,0 +1,330 @@
+"""The host client against the host emulator (firmware_sim, built from csrc/): end-to-end
+on-device learning equal to the in-process C runtime, fault injection on the raw link, safe
+retries, reconnects, backpressure, and the CLI."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import fw_common as F
+from edgelearn import artifact
+from edgelearn import protocol as P
+from edgelearn.cli import main
+from edgelearn.device import Device, map_events, rule_param_ids
+
+launcher = pytest.importorskip("firmware_sim.launcher")
+
+try:
+    launcher.csrc_dir()
+except launcher.FirmwareError as e:  # an installed package without the C sources
+    pytest.skip(str(e), allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def emu_tcp():
+    with launcher.start("host", "tcp") as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def emu_pty():
+    with launcher.start("host", "pty") as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("transport", ["tcp", "pty"])
+def test_oneshot_session_equals_in_process_runtime(transport, request):
+    emu = request.getfixturevalue(f"emu_{transport}")
+    art = F.oneshot_artifact(0)
+    s = F.make_session(0)
+    ref = F.reference(art, s)
+    with Device(emu.url) as dev:
+        out = F.on_device(dev, art, s)
+        info = dev.info()
+    F.assert_same(ref, out)
+    assert info.model_loaded == 1 and info.learning == 0
+    # learning happened on the device (the weights moved away from the artifact's)
+    first = art.network.connections[1].weights
+    assert not np.array_equal(out.weights[1].reshape(first.shape), first)
+
+
+def test_rule_hyperparameters_change_learning_like_the_runtime(emu_tcp):
+    """RULE replaces hyperparameters in place; the runtime with the same rule agrees."""
+    import dataclasses
+
+    from edgelearn import Network, runtime
+
+    art = F.oneshot_artifact(1)
+    ids = rule_param_ids(art)
+    coef = [i for i, k, name, j in ids if name == "coef"]
+    decay = [i for i, k, name, j in ids if name == "decay" and j == 0]
+    new = {coef[0]: 3, decay[0]: 1000, coef[1]: -2}
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(art))
+        assert dev.set_rule(new) == 3
+        with pytest.raises(P.DeviceError) as e:
+            dev.set_rule({coef[0]: 5, len(ids) + 7: 1})  # unknown id: nothing applied
+        assert e.value.status == P.Status.ERR_RANGE and e.value.detail == 1
+        with pytest.raises(P.DeviceError):
+            dev.set_rule({decay[0]: 5000})  # out of range
+        s = F.make_session(1, n_test=2)
+        # the training part of a session, by hand (F.on_device would reload the artifact)
+        dev.learn(True)
+        for k, (c, t, a) in enumerate(s.train):
+            dev.label(c)
+            dev.stream(t, a, (k + 1) * F.STEPS)
+        w_dev = {k: dev.read_weights(k).reshape(-1) for k in (1, 2)}
+    # the reference: the same artifact with the new hyperparameters
+    conns = list(art.network.connections)
+    for k in (1, 2):
+        h = conns[k].rule.hyper()
+        vals = {n: list(getattr(h, n)) for n in ("coef", "decay", "impulse", "gate")}
+        for i, kk, name, j in ids:
+            if kk == k and i in new:
+                vals[name][j] = new[i]
+        conns[k] = dataclasses.replace(conns[k], rule=conns[k].rule.with_hyper(
+            type(h)(**{n: tuple(v) for n, v in vals.items()})))
+    net = Network(art.network.n_inputs, art.network.populations, tuple(conns),
+                  seed=art.network.seed)
+    core = runtime.Core(net)
+    lo = art.network.populations[0].size
+    for c, t, a in s.train:
+        third = np.zeros(core.n_neurons, np.int64)
+        third[lo:] = art.readout.r_neg
+        third[lo + c] = art.readout.r_pos
+        core.set_third(third)
+        x = np.zeros((F.STEPS, 32), bool)
+        x[t - core.time, a] = True
+        core.run(x)
+    for k in (1, 2):
+        np.testing.assert_array_equal(w_dev[k], F.artifact_order(art, k, core.weights(k)).reshape(-1))
+
+
+# ---- the raw link ------------------------------------------------------------------------------
+
+
+class Raw:
+    """A bare TCP connection speaking frames, for fault injection."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("socket://").rsplit(":", 1)
+        self.s = socket.create_connection((host, int(port)), timeout=2)
+        self.rx = P.Receiver()
+
+    def send(self, data: bytes) -> None:
+        self.s.sendall(data)
+
+    def frames(self, n: int, timeout: float = 2.0) -> list[P.Frame]:
+        out: list[P.Frame] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            self.s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.s.recv(4096)
+            except TimeoutError:
+                break
+            out += [f for f in self.rx.feed(data) if isinstance(f, P.Frame)]
+        return out
+
+    def none_within(self, t: float = 0.2) -> bool:
+        return not self.frames(1, timeout=t)
+
+    def ask(self, msg: P.Message, seq: int) -> P.Message:
+        self.send(b"\0" + P.encode_message(msg, seq))
+        (f,) = self.frames(1)
+        assert f.seq == seq
+        return P.decode_message(f)
+
+    def close(self) -> None:
+        self.s.close()
+
+
+def error_of(f: P.Frame) -> P.Error:
+    assert f.type == P.MsgType.ERROR
+    return P.decode_message(f)  # type: ignore[return-value]
+
+
+def test_faults_get_error_frames_or_resync_and_state_stays(emu_tcp):
+    art = F.oneshot_artifact(2, plastic=False)
+    other = F.oneshot_artifact(3, plastic=False)
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(art))
+        dev.run(7)
+        before = (dev.info(), dev.read_weights(0).copy(), dev.read_counts().copy())
+    raw = Raw(emu_tcp.url)
+    rng = np.random.default_rng(5)
+    good = P.encode_message(P.Run(3), 77)
+    body = P.cobs_decode(good[:-1])
+    # garbage: non-zero noise, then a delimiter -> one unattributed error (or silence)
+    raw.send(bytes(rng.integers(1, 256, 300).astype(np.uint8)) + b"\0")
+    for f in raw.frames(1, timeout=0.3):
+        assert f.seq == 0 and error_of(f).request_type == 0
+    # CRC error
+    bad = bytearray(body)
+    bad[7] ^= 0x10
+    raw.send(P.cobs_encode(bytes(bad)) + b"\0")
+    (f,) = raw.frames(1)
+    assert f.seq == 0 and error_of(f).status == P.Status.E_CRC
+    # truncated frame
+    raw.send(good[:-4] + b"\0")
+    (f,) = raw.frames(1)
+    assert f.seq == 0 and error_of(f).status in (P.Status.E_COBS, P.Status.E_SHORT, P.Status.E_CRC)
+    # oversize
+    raw.send(b"\x01" * (P.MAX_WIRE + 100) + b"\0")
+    (f,) = raw.frames(1)
+    assert f.seq == 0 and error_of(f).status == P.Status.E_OVERSIZE
+    # unknown version: attributed, detail = the device's version
+    raw.send(P.encode_frame(P.MsgType.INFO, 90, b"", version=2))
+    (f,) = raw.frames(1)
+    assert f.seq == 90 and error_of(f).status == P.Status.E_VERSION and error_of(f).detail == 1
+    # unknown type, a response type sent to the device, seq 0, a bad length
+    for wire, seq, status in ((P.encode_frame(0x77, 91, b""), 91, P.Status.E_TYPE),
+                              (P.encode_frame(0x81, 92, b""), 92, P.Status.E_TYPE),
+                              (P.encode_frame(P.MsgType.INFO, 0, b""), 0, P.Status.E_SEQ),
+                              (P.encode_frame(P.MsgType.RUN, 93, b"\1\0\0"), 93,
+                               P.Status.E_PAYLOAD)):
+        raw.send(wire)
+        (f,) = raw.frames(1)
+        assert f.seq == seq and error_of(f).status == status
+    # a header length that disagrees with the frame (CRC recomputed)
+    hdr = struct.pack("<BBHH", 1, P.MsgType.INFO, 94, 5)
+    raw.send(P.cobs_encode(hdr + struct.pack("<I", P.crc32(hdr))) + b"\0")
+    (f,) = raw.frames(1)
+    assert f.seq == 94 and error_of(f).status == P.Status.E_LENGTH
+    # out-of-order sequence numbers are just new requests
+    for seq in (500, 3, 65000, 4):
+        assert isinstance(raw.ask(P.InfoRequest(), seq), P.Info)
+    # corrupted LOAD chunk: the CRC of the whole artifact catches it; the model stays
+    data = bytearray(artifact.to_bytes(other))
+    assert isinstance(raw.ask(P.LoadBegin(len(data), P.crc32(bytes(data))), 600), P.LoadBeginOk)
+    chunk = bytes(data[:700])
+    flipped = bytes([chunk[0] ^ 1]) + chunk[1:]
+    raw.ask(P.LoadChunk(0, flipped), 601)
+    with pytest.raises(P.DeviceError) as e:
+        _raise(raw.ask(P.LoadCommit(), 602), 602)
+    assert e.value.status == P.Status.E_INCOMPLETE and e.value.detail == 700
+    with pytest.raises(P.DeviceError) as e:
+        _raise(raw.ask(P.LoadChunk(5, bytes(data[5:100])), 603), 603)
+    assert e.value.status == P.Status.E_OFFSET and e.value.detail == 700
+    for off in range(700, len(data), 1000):
+        raw.ask(P.LoadChunk(off, bytes(data[off:off + 1000])), 604 + off)
+    with pytest.raises(P.DeviceError) as e:
+        _raise(raw.ask(P.LoadCommit(), 605), 605)
+    assert e.value.status == P.Status.E_ARTIFACT_CRC
+    # a LOAD of a damaged artifact with a matching CRC: the artifact check refuses it
+    data[40] ^= 0xFF
+    raw.ask(P.LoadBegin(len(data), P.crc32(bytes(data))), 606)
+    for off in range(0, len(data), 1000):
+        raw.ask(P.LoadChunk(off, bytes(data[off:off + 1000])), 6000 + off // 1000)
+    with pytest.raises(P.DeviceError) as e:
+        _raise(raw.ask(P.LoadCommit(), 700), 700)
+    assert 96 <= e.value.status <= 127  # the artifact reader's status, passed through
+    # events: too late, out of order across batches, unknown axon -> ERR_RANGE, nothing queued
+    now = before[0].step
+    for seq, evs in ((701, ((now - 1, 0),)), (702, ((now + 5, 0), (now + 6, 99)))):
+        with pytest.raises(P.DeviceError) as e:
+            _raise(raw.ask(P.Events(evs), seq), seq)
+        assert e.value.status == P.Status.ERR_RANGE
+    raw.close()
+    with Device(emu_tcp.url) as dev:
+        info = dev.info()
+        assert (info.model_loaded, info.step) == (1, before[0].step)
+        np.testing.assert_array_equal(dev.read_weights(0), before[1].reshape(-1))
+        np.testing.assert_array_equal(dev.read_counts(population=1), before[2])
+        assert dev.events([now + 1], [3]).queued == 1  # the queue was empty
+        assert dev.run(2).events_consumed == 1
+
+
+def _raise(msg: P.Message, seq: int) -> P.Message:
+    if isinstance(msg, P.Error):
+        raise msg.exception(seq)
+    return msg
+
+
+def test_retransmission_is_answered_from_cache_not_executed_twice(emu_tcp):
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
+        step0 = dev.info().step
+    raw = Raw(emu_tcp.url)
+    wire = b"\0" + P.encode_message(P.Run(5), 4321)
+    raw.send(wire)
+    (a,) = raw.frames(1)
+    raw.send(wire)
+    (b,) = raw.frames(1)
+    assert a == b and P.decode_message(a).step == step0 + 5
+    # the link breaks before the answer is read; the host reconnects and resends
+    wire = b"\0" + P.encode_message(P.Run(4), 4322)
+    raw.send(wire)
+    raw.close()
+    time.sleep(0.1)
+    raw = Raw(emu_tcp.url)
+    raw.send(wire)
+    (c,) = raw.frames(1)
+    assert P.decode_message(c).step == step0 + 9
+    raw.close()
+    with Device(emu_tcp.url) as dev:
+        assert dev.info().step == step0 + 9
+
+
+def test_device_reconnects_and_resends(emu_tcp):
+    with Device(emu_tcp.url, timeout=0.5) as dev:
+        dev.info()
+        dev._ser.close()  # the link drops under the client's feet
+        assert dev.info().proto_version == 1
+        assert dev.stats["reconnects"] >= 1
+        dev.reconnect()
+        assert dev.ping(b"abc") > 0
+
+
+def test_backpressure_busy_queues_nothing(emu_tcp):
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
+        cap = dev.info().event_queue
+        t0 = dev.info().step + 10
+        n = 0
+        while n < cap:
+            k = min(P.EVENTS_MAX, cap - n)
+            r = dev.events(np.full(k, t0, np.uint32), np.arange(k) % 32)
+            n += k
+        assert r.credits == 0 and r.queued == cap
+        with pytest.raises(P.DeviceError) as e:
+            dev.events([t0], [1])
+        assert e.value.status == P.Status.E_BUSY and e.value.detail == 0
+        run = dev.run(11)
+        assert run.events_consumed == cap and run.credits == cap
+        assert dev.events([t0 + 1], [1]).accepted == 1
+
+
+def test_stream_more_events_than_the_queue_loses_none(emu_tcp):
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
+        rng = np.random.default_rng(3)
+        t = np.sort(rng.integers(0, 400, 150_000)).astype(np.uint32)
+        res = dev.stream(t, rng.integers(0, 32, t.size), 400)
+        assert res.sent == res.consumed == t.size and res.step == 400 and res.runs > 1
+
+
+def test_map_events_follows_the_input_map():
+    m = artifact.InputMap(4, 4, 2, shift=1, x0=2, y0=0, dt_us=100)
+    ev = np.array([(150, 2, 0, 1), (99, 3, 1, 0), (250, 9, 7, 0), (10, 1, 1, 1)],
+                  dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
+    t, a = map_events(ev, m)
+    # (99, x'=0, y'=0, p=0) -> step 0 axon 0; (150, 0, 0, 1) -> step 1 axon 16;
+    # (250, x'=3, y'=3) -> step 2 axon 15; x < x0 dropped
+    assert t.tolist() == [0, 1, 2] and a.tolist() == [0, 16, 15]
+
+
+def test_cli_deploy_and_device_info(emu_tcp, tmp_path, capsys):
+    path = tmp_path / "m.elm"
+    artifact.save(path, F.oneshot_artifact(4))
+    assert main(["deploy", str(path), "--port", emu_tcp.url, "--save"]) == 0
+    assert main(["device", "info", "--port", emu_tcp.url]) == 0
+    out = capsys.readouterr().out
+    assert "loaded" in out and "saved: generation" in out and "model loaded" in out
+    assert main(["device", "ping", "--port", emu_tcp.url]) == 0
+    assert main(["device", "info", "--port", "socket://127.0.0.1:1", "--timeout", "0.1"]) == 1
