@@ -8,7 +8,11 @@ that crosses units (current time base, row, vector base) lives on the decoder. W
 ``final=True`` leftover bytes are a truncated file and raise :class:`EventFormatError`.
 
 Everything is vectorised with numpy: a stateful word stream is decoded by forward-filling each
-state register over the word indices (``np.maximum.accumulate`` of setter positions).
+state register over the word indices (the running count of setter words indexes a table of
+their values, slot 0 holding the value carried from the previous chunk).
+
+After ``decode``, ``offsets()`` gives the file offset of each returned event's word, record or
+packet (used to name the byte of an event that falls outside the sensor).
 """
 
 from __future__ import annotations
@@ -29,12 +33,6 @@ def _pack(t, x, y, p) -> np.ndarray:
     return ev
 
 
-def _ffill_index(mask: np.ndarray) -> np.ndarray:
-    """For every position, the index of the last ``True`` at or before it (-1 if none)."""
-    idx = np.where(mask, np.arange(mask.shape[0]), -1)
-    return np.maximum.accumulate(idx) if idx.size else idx
-
-
 class Decoder:
     """Base class: subclasses set ``unit`` (fixed record size, or 0 for packet formats)."""
 
@@ -46,6 +44,7 @@ class Decoder:
         self.header = header
         self.file_size = file_size
         self.skipped = 0  # events dropped for a documented reason (before sync, invalid flag)
+        self.offsets = None  # set by decode(): () -> file offset of each event just returned
 
     def error(self, offset: int | None, message: str) -> EventFormatError:
         return EventFormatError(self.path, offset, message)
@@ -105,10 +104,10 @@ class Evt2Decoder(Decoder):
         else:
             th_full = th
         cd_mask = typ <= 1
-        last = _ffill_index(th_mask)[cd_mask]
-        # position of each TIME_HIGH word in th_full: rank among TIME_HIGH words
-        rank = np.cumsum(th_mask) - 1
-        high = np.where(last >= 0, th_full[rank[np.maximum(last, 0)]] if th.size else 0, self.high)
+        # time-high of each CD word: the running count of TIME_HIGH words indexes their values
+        # (slot 0: the value carried from the previous chunk, -1 before the first one)
+        rank = np.cumsum(th_mask)[cd_mask]
+        high = np.concatenate(([self.high], th_full))[rank]
         if th.size:
             self.high = int(th_full[-1])
         wc = w[cd_mask]
