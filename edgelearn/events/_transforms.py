@@ -9,6 +9,7 @@ and its time to a timestep of ``dt_us``, giving a ``(T, n_axons)`` boolean raste
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -226,6 +227,46 @@ def bin_batch(
         t0 = None if align == "first" else 0
         out[i] = bin_events(r, address_map, dt_us=dt_us, n_steps=n_steps, t0=t0)
     return out
+
+
+def bin_stream(
+    chunks, address_map: AddressMap, *, dt_us: int, t0: int | None = None
+) -> Iterator[np.ndarray]:
+    """Bin a live stream of time-sorted event arrays into input spikes as time advances.
+
+    ``chunks`` is any iterable of event arrays (a :class:`PacedSource`, a
+    :class:`LiveCamera`, :func:`iter_chunks`). Yields ``(k, n_axons)`` bool blocks of the
+    timesteps completed so far (step ``j`` covers ``[t0 + j*dt, t0 + (j+1)*dt)``; ``t0``
+    defaults to the first event's time); the last, partial step is yielded when the stream
+    ends. Concatenating the blocks equals :func:`bin_events` on the whole recording.
+    """
+    if dt_us <= 0:
+        raise ValueError(f"dt_us must be > 0, got {dt_us}")
+    done = 0  # steps already yielded
+    pending: list[np.ndarray] = []
+    for ev in chunks:
+        if not len(ev):
+            continue
+        if t0 is None:
+            t0 = int(ev["t"][0])
+        pending.append(ev)
+        complete = (int(ev["t"][-1]) - t0) // dt_us  # steps before this one are complete
+        if complete > done:
+            cur = np.concatenate(pending)
+            cut = np.searchsorted(cur["t"], t0 + complete * dt_us)
+            yield bin_events(
+                cur[:cut],
+                address_map,
+                dt_us=dt_us,
+                n_steps=complete - done,
+                t0=t0 + done * dt_us,
+            )
+            pending = [cur[cut:]]
+            done = complete
+    rest = np.concatenate(pending) if pending else None
+    if rest is not None and len(rest):
+        last = (int(rest["t"][-1]) - t0) // dt_us + 1
+        yield bin_events(rest, address_map, dt_us=dt_us, n_steps=last - done, t0=t0 + done * dt_us)
 
 
 def to_frames(
