@@ -1,0 +1,169 @@
+"""Meta-training configuration: a TOML file -> frozen dataclasses (every field has a default).
+
+See ``metatrain/configs/*.toml`` and ``docs/metatrain.md`` for the meaning of each field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .model import ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    kind: str = "glyphs"              # generator: glyphs | gestures
+    generator_seed: int = 0           # the generator's seed (class shapes and samples)
+    train_classes: tuple[int, int] = (0, 200)    # [start, stop) generator class ids
+    val_classes: tuple[int, int] = (200, 240)
+    test_classes: tuple[int, int] = (1000, 1100)  # never seen in meta-training
+    samples: int = 20                 # samples binned per meta-train class
+    eval_samples: int = 11            # samples per val/test class (>= shots + queries)
+    dt_us: int = 5000                 # timestep length
+    steps: int = 60                   # timesteps per sample
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeConfig:
+    ways: int = 5
+    shots: int = 1
+    queries: int = 5                  # per class, meta-training episodes
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """Supervised feature pre-training on the meta-train classes (prototype loss on hidden
+    spike counts, through the twin). ``steps = 0`` skips it."""
+
+    steps: int = 300
+    ways: int = 16
+    samples: int = 4                  # per class and batch: 2 prototypes + 2 queries
+    lr_w: float = 0.5                 # Adam step, weight mantissa units
+    lr_neuron: float = 2.0            # Adam step for decays, thresholds, biases
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaConfig:
+    steps: int = 200
+    batch: int = 8                    # episodes per outer step (split over devices)
+    order: str = "full"               # full | first
+    remat: bool = False               # jax.checkpoint each shot of the inner loop
+    train_features: bool = True       # fine-tune the extractor in the outer loop
+    lr_w: float = 0.1                 # Adam steps per parameter group (their own units)
+    lr_neuron: float = 1.0
+    lr_hyper: float = 0.5
+    lr_w0: float = 0.5
+    lr_beta: float = 0.01
+    warmup: int = 10                  # linear warm-up, then cosine decay to 10 %
+    clip: float = 10.0                # global gradient-norm clip
+    val_every: int = 50
+    val_episodes: int = 40
+    checkpoint_every: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    episodes: int = 200
+    queries: int = 10
+    shots_curve: tuple[int, ...] = (1, 2, 3, 5)
+    curve_episodes: int = 50
+    baselines: bool = True
+    engine: str = "runtime"           # runtime (C, falls back to twin if it cannot) | twin
+    transfer_steps: int = 100
+    transfer_lr: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class DistConfig:
+    distributed: bool = False         # call jax.distributed.initialize() (multi-host)
+    coordinator: str = ""             # passed through when set; else JAX's auto-detection
+    num_processes: int = 0
+    process_id: int = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    name: str = "run"
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    episode: EpisodeConfig = EpisodeConfig()
+    model: ModelConfig = ModelConfig()
+    pretrain: PretrainConfig = PretrainConfig()
+    meta: MetaConfig = MetaConfig()
+    eval: EvalConfig = EvalConfig()
+    dist: DistConfig = DistConfig()
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "episode": EpisodeConfig, "model": ModelConfig,
+             "pretrain": PretrainConfig, "meta": MetaConfig, "eval": EvalConfig,
+             "dist": DistConfig}
+
+
+def _build(cls, raw: dict[str, Any], where: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kw = {}
+    for k, v in raw.items():
+        if k not in fields:
+            raise ValueError(f"{where}: unknown key {k!r}; known: {sorted(fields)}")
+        default = getattr(cls(), k)
+        if isinstance(default, tuple):
+            v = tuple(v)
+        elif isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ValueError(f"{where}.{k} must be true or false, got {v!r}")
+        elif isinstance(default, float) and isinstance(v, int):
+            v = float(v)
+        elif type(default) is not type(v):
+            raise ValueError(f"{where}.{k} must be {type(default).__name__}, got {v!r}")
+        kw[k] = v
+    return cls(**kw)
+
+
+def from_dict(raw: dict[str, Any]) -> Config:
+    top = {}
+    for k, v in raw.items():
+        if k in _SECTIONS:
+            if not isinstance(v, dict):
+                raise ValueError(f"[{k}] must be a table")
+            top[k] = _build(_SECTIONS[k], v, k)
+        elif k in ("name", "seed"):
+            top[k] = v
+        else:
+            raise ValueError(f"unknown top-level key {k!r}; known: name, seed, "
+                             f"{', '.join(_SECTIONS)}")
+    cfg = Config(**top)
+    check(cfg)
+    return cfg
+
+
+def check(cfg: Config) -> None:
+    e, d, m = cfg.episode, cfg.data, cfg.meta
+    if cfg.model.ways != e.ways:
+        raise ValueError(f"model.ways = {cfg.model.ways} must equal episode.ways = {e.ways}")
+    if cfg.model.steps != d.steps:
+        raise ValueError(f"model.steps = {cfg.model.steps} must equal data.steps = {d.steps}")
+    if m.order not in ("full", "first"):
+        raise ValueError(f"meta.order must be 'full' or 'first', got {m.order!r}")
+    for name in ("train_classes", "val_classes", "test_classes"):
+        a, b = getattr(d, name)
+        if not 0 <= a < b:
+            raise ValueError(f"data.{name} must be [start, stop) with 0 <= start < stop")
+    spans = sorted([d.train_classes, d.val_classes, d.test_classes])
+    if any(spans[i][1] > spans[i + 1][0] for i in range(2)):
+        raise ValueError("data.train_classes, val_classes and test_classes must be disjoint")
+    if d.train_classes[1] - d.train_classes[0] < e.ways:
+        raise ValueError("data.train_classes holds fewer classes than episode.ways")
+    if d.samples < e.shots + e.queries:
+        raise ValueError("data.samples must be >= episode.shots + episode.queries")
+
+
+def load(path: str | Path) -> tuple[Config, str]:
+    """Parse a TOML config; returns the config and the file's text."""
+    text = Path(path).read_text()
+    return from_dict(tomllib.loads(text)), text

@@ -1,0 +1,425 @@
+"""Meta-training: feature pre-training, the outer loop, checkpoints, validation, the artifact.
+
+A run folder holds::
+
+    config.toml          the config as given (plus run.json: seeds, devices, versions)
+    metrics.jsonl        one JSON object per logged step (phase, step, loss, acc, ...)
+    checkpoints/         pretrain.pkl, last.pkl (theta + optimizer state + step): --resume
+    model.elm            the deployable artifact
+    report.json          held-out evaluation: meta-trained vs baselines, accuracy vs shots
+    learning_curve.png, shots.png
+
+Every random choice derives from ``config.seed`` (parameter init, episode order) and
+``data.generator_seed`` (the samples); episode ``i`` of a split is a function of
+``(seed, split, i)``, so a resumed run sees the same episodes as an uninterrupted one.
+
+Scale: episodes of an outer step are sharded over a 1-D device mesh (axis ``"ep"``) with
+``NamedSharding``; the parameters are replicated and XLA inserts the gradient all-reduce.
+``dist.distributed = true`` calls ``jax.distributed.initialize`` first (one process per host;
+each process feeds its own slice of the episode batch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from edgelearn import constants as C
+from edgelearn._version import __version__
+from edgelearn.artifact import Artifact, Readout, save
+
+from . import data, model
+from .config import Config
+
+# --------------------------------------------------------------------------- helpers
+
+
+def source_version() -> str:
+    """``git describe`` of the source tree (with ``-dirty``), or the package version."""
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root,
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            return f"{__version__}+{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return __version__
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_mesh(n_devices: int | None = None) -> Mesh:
+    devs = jax.devices()
+    if n_devices is not None:
+        devs = devs[:n_devices]
+    return Mesh(np.array(devs), ("ep",))
+
+
+def _labels(theta, groups: dict[str, str]):
+    return {k: jax.tree.map(lambda _, g=g: g, v) for k, v in theta.items()
+            for g in [groups.get(k, "frozen")]}
+
+
+def _schedule(lr: float, steps: int, warmup: int):
+    if lr == 0:
+        return 0.0
+    warmup = max(1, min(warmup, steps))
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1),
+                                              end_value=0.1 * lr)
+
+
+def meta_optimizer(cfg: Config, theta) -> optax.GradientTransformation:
+    m = cfg.meta
+    n = m.steps
+
+    def adam(lr):
+        return optax.adam(_schedule(lr, n, m.warmup)) if lr > 0 else optax.set_to_zero()
+
+    groups = {"w_in": "w", "hid": "neuron", "out": "out", "w0": "w0", "hyper": "hyper",
+              "beta": "beta"}
+    if not m.train_features:
+        groups.update(w_in="frozen", hid="frozen")
+    tx = optax.multi_transform({"w": adam(m.lr_w), "neuron": adam(m.lr_neuron),
+                                "out": adam(m.lr_neuron), "w0": adam(m.lr_w0),
+                                "hyper": adam(m.lr_hyper), "beta": adam(m.lr_beta),
+                                "frozen": optax.set_to_zero()}, _labels(theta, groups))
+    return optax.chain(optax.clip_by_global_norm(m.clip), tx)
+
+
+def pretrain_optimizer(cfg: Config, theta) -> optax.GradientTransformation:
+    p = cfg.pretrain
+    groups = {"w_in": "w", "hid": "neuron"}
+    return optax.multi_transform({"w": optax.adam(p.lr_w), "neuron": optax.adam(p.lr_neuron),
+                                  "frozen": optax.set_to_zero()}, _labels(theta, groups))
+
+
+def project(theta):
+    """Keep every parameter inside (half a unit beyond) its deployed integer range."""
+    t = dict(theta)
+    lim = (C.WEIGHT_MIN - 0.49, C.WEIGHT_MAX + 0.49)
+    t["w_in"] = jnp.clip(t["w_in"], *lim)
+    t["w0"] = jnp.clip(t["w0"], *lim)
+    for pop in ("hid", "out"):
+        p = dict(t[pop])
+        p["du"] = jnp.clip(p["du"], 0.0, C.DECAY_MAX)
+        p["dv"] = jnp.clip(p["dv"], 0.0, C.DECAY_MAX)
+        p["vth_mant"] = jnp.clip(p["vth_mant"], 1.0, C.VTH_MANT_MAX)
+        p["bias_mant"] = jnp.clip(p["bias_mant"], C.BIAS_MANT_MIN, C.BIAS_MANT_MAX)
+        t[pop] = p
+    h = t["hyper"]
+    t["hyper"] = dataclasses.replace(
+        h, coef=jnp.clip(h.coef, C.COEF_MANT_MIN, C.COEF_MANT_MAX),
+        decay=jnp.clip(h.decay, 0.0, C.DECAY_MAX), impulse=jnp.clip(h.impulse, 0.0,
+                                                                   C.IMPULSE_MAX),
+        gate=jnp.clip(h.gate, 0.0, 32767.0))
+    t["beta"] = jnp.clip(t["beta"], 1e-3, 10.0)
+    return t
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def batch_loss(mcfg: model.ModelConfig, theta, S, L, Q, QL, *, order: str, remat: bool):
+    """Mean query loss and accuracy over a batch of episodes (leading axis)."""
+    fn = jax.vmap(lambda s, l, q, ql: model.episode_loss(mcfg, theta, s, l, q, ql, order=order,
+                                                         remat=remat))
+    loss, acc = fn(S, L, Q, QL)
+    return jnp.mean(loss), jnp.mean(acc)
+
+
+def make_meta_step(cfg: Config, tx: optax.GradientTransformation, mesh: Mesh):
+    """The jitted outer step, episodes sharded over ``mesh`` axis ``"ep"``."""
+    repl, shard = NamedSharding(mesh, P()), NamedSharding(mesh, P("ep"))
+    order, remat = cfg.meta.order, cfg.meta.remat
+
+    def step(theta, opt_state, S, L, Q, QL):
+        (loss, acc), g = jax.value_and_grad(
+            lambda th: batch_loss(cfg.model, th, S, L, Q, QL, order=order, remat=remat),
+            has_aux=True)(theta)
+        updates, opt_state = tx.update(g, opt_state, theta)
+        theta = project(optax.apply_updates(theta, updates))
+        return theta, opt_state, {"loss": loss, "acc": acc, "grad_norm": optax.global_norm(g)}
+
+    return jax.jit(step, in_shardings=(repl, repl, shard, shard, shard, shard),
+                   out_shardings=(repl, repl, repl))
+
+
+def make_grad_fn(cfg: Config, mesh: Mesh):
+    """Loss, accuracy and gradient of one batch, sharded over ``mesh`` (for tests and the
+    memory benchmark)."""
+    repl, shard = NamedSharding(mesh, P()), NamedSharding(mesh, P("ep"))
+
+    def f(theta, S, L, Q, QL):
+        return jax.value_and_grad(
+            lambda th: batch_loss(cfg.model, th, S, L, Q, QL, order=cfg.meta.order,
+                                  remat=cfg.meta.remat), has_aux=True)(theta)
+
+    return jax.jit(f, in_shardings=(repl, shard, shard, shard, shard), out_shardings=repl)
+
+
+def put_batch(mesh: Mesh, arrays):
+    """Host arrays (this process's slice of the batch) -> globally sharded jax Arrays."""
+    shard = NamedSharding(mesh, P("ep"))
+    return tuple(jax.make_array_from_process_local_data(shard, np.asarray(a)) for a in arrays)
+
+
+def make_pretrain_step(cfg: Config, tx):
+    mcfg, p = cfg.model, cfg.pretrain
+    n_sup = p.samples // 2
+
+    def loss_fn(theta, x):
+        h = model.hidden_counts(mcfg, theta, x).reshape(p.ways, p.samples, -1) / 10.0
+        proto = h[:, :n_sup].mean(1)
+        q = h[:, n_sup:].reshape(-1, h.shape[-1])
+        logits = -jnp.sum((q[:, None] - proto[None]) ** 2, -1) * (4.0 / mcfg.hidden)
+        y = jnp.repeat(jnp.arange(p.ways), p.samples - n_sup)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, {"acc": jnp.mean(jnp.argmax(logits, -1) == y),
+                      "rate": jnp.mean(h) * 10.0 / mcfg.steps}
+
+    @jax.jit
+    def step(theta, opt_state, x):
+        (loss, aux), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, x)
+        updates, opt_state = tx.update(g, opt_state, theta)
+        return project(optax.apply_updates(theta, updates)), opt_state, {"loss": loss, **aux}
+
+    return step
+
+
+def make_eval_fn(cfg: Config):
+    mcfg = cfg.model
+
+    @jax.jit
+    def acc(theta, S, L, Q, QL):
+        counts = jax.vmap(lambda s, l, q: model.episode_counts(mcfg, theta, s, l, q))(S, L, Q)
+        return jnp.mean(model.predict(counts) == QL, axis=-1)
+
+    return acc
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Run:
+    """A run folder: metrics, checkpoints, progress."""
+
+    def __init__(self, out: Path, cfg: Config, cfg_text: str, *, resume: bool, quiet: bool):
+        self.out, self.cfg, self.quiet = out, cfg, quiet
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "checkpoints").mkdir(exist_ok=True)
+        if (out / "config.toml").exists() and resume:
+            if (out / "config.toml").read_text() != cfg_text:
+                raise ValueError(f"--resume: {out / 'config.toml'} differs from the config given")
+        elif (out / "metrics.jsonl").exists() and not resume:
+            (out / "metrics.jsonl").unlink()
+            for f in (out / "checkpoints").glob("*.pkl"):
+                f.unlink()
+        (out / "config.toml").write_text(cfg_text)
+        self.metrics = open(out / "metrics.jsonl", "a")
+
+    def log(self, **rec: Any) -> None:
+        rec = {k: (float(v) if hasattr(v, "dtype") else v) for k, v in rec.items()}
+        self.metrics.write(json.dumps(rec) + "\n")
+        self.metrics.flush()
+
+    def save_ckpt(self, name: str, obj: Any) -> None:
+        path = self.out / "checkpoints" / name
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(jax.tree.map(np.asarray, obj), f)
+        tmp.replace(path)
+
+    def load_ckpt(self, name: str) -> Any | None:
+        path = self.out / "checkpoints" / name
+        if not path.exists():
+            return None
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+    def progress(self):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                        TextColumn("{task.fields[info]}"), disable=self.quiet, transient=False)
+
+
+def build_pools(cfg: Config, progress=None) -> dict[str, data.RasterPool]:
+    d = cfg.data
+    imap = data.input_map_for(d.kind, dt_us=d.dt_us)
+    total = (d.train_classes[1] - d.train_classes[0]) * d.samples + (
+        d.val_classes[1] - d.val_classes[0]) * d.eval_samples
+    task = progress.add_task("binning samples", total=total, info="") if progress else None
+
+    def tick(n):
+        if progress:
+            progress.advance(task, n)
+
+    pools = {
+        "train": data.RasterPool.build(d.kind, range(*d.train_classes), d.samples, imap,
+                                       d.steps, seed=d.generator_seed, progress=tick),
+        "val": data.RasterPool.build(d.kind, range(*d.val_classes), d.eval_samples, imap,
+                                     d.steps, seed=d.generator_seed, progress=tick),
+    }
+    return pools
+
+
+def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress):
+    p = cfg.pretrain
+    ck = run.load_ckpt("pretrain.pkl")
+    if ck is not None:
+        return jax.tree.map(jnp.asarray, ck["theta"])
+    if p.steps <= 0:
+        return theta
+    tx = pretrain_optimizer(cfg, theta)
+    opt_state = tx.init(theta)
+    step = make_pretrain_step(cfg, tx)
+    task = progress.add_task("pre-training features", total=p.steps, info="")
+    t0 = time.time()
+    for i in range(p.steps):
+        rng = np.random.default_rng([cfg.seed, 0xF7, i])
+        ci = np.repeat(rng.choice(len(pool.classes), p.ways, replace=False), p.samples)
+        si = np.concatenate([rng.choice(pool.samples, p.samples, replace=False)
+                             for _ in range(p.ways)])
+        theta, opt_state, m = step(theta, opt_state, jnp.asarray(pool.get(ci, si)))
+        if i % 10 == 0 or i == p.steps - 1:
+            m = {k: float(v) for k, v in m.items()}
+            run.log(phase="pretrain", step=i, time_s=time.time() - t0, **m)
+            progress.update(task, info=f"loss {m['loss']:.3f} acc {m['acc']:.2f} "
+                                       f"rate {m['rate']:.2f}")
+        progress.advance(task)
+    run.save_ckpt("pretrain.pkl", {"theta": theta})
+    return theta
+
+
+def validate(cfg: Config, eval_fn, theta, pool: data.RasterPool, n: int) -> float:
+    e = cfg.episode
+    accs = []
+    for a in range(0, n, 16):
+        S, L, Q, QL = data.episode_batch(pool, cfg.seed, "val", a, min(16, n - a), e.ways,
+                                         e.shots, e.queries)
+        accs.append(np.asarray(eval_fn(theta, S, L, Q, QL)))
+    return float(np.mean(np.concatenate(accs)))
+
+
+def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
+    m, e = cfg.meta, cfg.episode
+    n_dev = mesh.devices.size
+    if m.batch % n_dev:
+        raise ValueError(f"meta.batch = {m.batch} must be a multiple of the {n_dev} devices")
+    tx = meta_optimizer(cfg, theta)
+    opt_state = tx.init(theta)
+    start = 0
+    ck = run.load_ckpt("last.pkl")
+    if ck is not None:
+        theta = jax.tree.map(jnp.asarray, ck["theta"])
+        opt_state = jax.tree.map(jnp.asarray, ck["opt_state"])
+        start = int(ck["step"])
+    step = make_meta_step(cfg, tx, mesh)
+    eval_fn = make_eval_fn(cfg)
+    n_proc, pid = jax.process_count(), jax.process_index()
+    local = m.batch // n_proc
+    task = progress.add_task("meta-training", total=m.steps, completed=start, info="")
+    t0 = time.time()
+    for i in range(start, m.steps):
+        S, L, Q, QL = data.episode_batch(pools["train"], cfg.seed, "train",
+                                         i * m.batch + pid * local, local, e.ways, e.shots,
+                                         e.queries)
+        theta, opt_state, met = step(theta, opt_state, *put_batch(mesh, (S, L, Q, QL)))
+        if i % 5 == 0 or i == m.steps - 1:
+            met = {k: float(v) for k, v in met.items()}
+            run.log(phase="meta", step=i, time_s=time.time() - t0, **met)
+            progress.update(task, info=f"loss {met['loss']:.3f} acc {met['acc']:.2f}")
+        if (i + 1) % m.val_every == 0 or i == m.steps - 1:
+            va = validate(cfg, eval_fn, theta, pools["val"], m.val_episodes)
+            run.log(phase="val", step=i, val_acc=va, time_s=time.time() - t0)
+            progress.update(task, info=f"val acc {va:.3f}")
+        if (i + 1) % m.checkpoint_every == 0 or i == m.steps - 1:
+            run.save_ckpt("last.pkl", {"theta": theta, "opt_state": opt_state, "step": i + 1})
+        progress.advance(task)
+    return theta
+
+
+def export(cfg: Config, theta, metrics: dict[str, Any]) -> Artifact:
+    """The deployable artifact for ``theta``."""
+    d = cfg.data
+    net = model.to_network(cfg.model, jax.tree.map(np.asarray, theta))
+    imap = data.input_map_for(d.kind, dt_us=d.dt_us)
+    ro = Readout(population=1, r_pos=cfg.model.r_pos, r_neg=cfg.model.r_neg,
+                 steps=cfg.model.steps)
+    manifest = {
+        "kind": "oneshot",
+        "config": cfg.as_dict(),
+        "data": {"kind": d.kind, "generator_seed": d.generator_seed,
+                 "train_classes": list(d.train_classes), "val_classes": list(d.val_classes),
+                 "test_classes": list(d.test_classes), "dt_us": d.dt_us, "steps": d.steps},
+        "episode": dataclasses.asdict(cfg.episode),
+        "metrics": metrics,
+        "source_version": source_version(),
+    }
+    return Artifact(net, input_map=imap, readout=ro, manifest=manifest)
+
+
+def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: bool = False,
+        devices: int | None = None, evaluate: bool = True) -> dict[str, Any]:
+    """Run a whole experiment into ``out``; returns the summary (also in ``report.json``)."""
+    if cfg.dist.distributed:
+        kw = {}
+        if cfg.dist.coordinator:
+            kw = dict(coordinator_address=cfg.dist.coordinator,
+                      num_processes=cfg.dist.num_processes, process_id=cfg.dist.process_id)
+        jax.distributed.initialize(**kw)
+    t_start = time.time()
+    r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet)
+    mesh = make_mesh(devices)
+    info = {"seed": cfg.seed, "generator_seed": cfg.data.generator_seed,
+            "devices": [str(d) for d in mesh.devices.flat], "processes": jax.process_count(),
+            "jax": jax.__version__, "source_version": source_version()}
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    theta = model.init_theta(cfg.model, jax.random.PRNGKey(cfg.seed))
+    with r.progress() as progress:
+        t = time.time()
+        pools = build_pools(cfg, progress)
+        t_data = time.time() - t
+        t = time.time()
+        theta = pretrain(cfg, r, theta, pools["train"], progress)
+        t_pre = time.time() - t
+        t = time.time()
+        theta = metatrain(cfg, r, theta, pools, progress, mesh)
+        t_meta = time.time() - t
+    train_wall = time.time() - t_start
+    timing = {"data_s": round(t_data, 1), "pretrain_s": round(t_pre, 1),
+              "metatrain_s": round(t_meta, 1), "train_wall_s": round(train_wall, 1),
+              "peak_rss_mb": round(peak_rss_mb(), 1)}
+    r.log(phase="timing", **timing)
+    summary: dict[str, Any] = {"timing": timing}
+    art = export(cfg, theta, {"timing": timing})
+    save(out / "model.elm", art)
+    if evaluate:
+        from . import report
+        summary.update(report.final_report(cfg, art, out, quiet=quiet))
+        art = export(cfg, theta, summary)
+        save(out / "model.elm", art)
+    summary["total_wall_s"] = round(time.time() - t_start, 1)
+    (out / "report.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if not quiet:
+        print(json.dumps(summary, indent=1), file=sys.stderr)
+    return summary
