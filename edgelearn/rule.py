@@ -500,7 +500,15 @@ def shipped(name: str) -> Rule:
 
 
 def decode(code: bytes) -> Rule:
-    """Read microcode back into a :class:`Rule` (refuses bad magic, version or length)."""
+    """Read microcode back into a :class:`Rule`.
+
+    Refuses (``ValueError``) everything the C loader (``el_rule_load``) refuses: bad magic,
+    version or length, trailing bytes, and any field :func:`parse` could not have produced
+    (flags, rounding, ``t_epoch`` 0, ``w_min > w_max``, trace parameters out of range, targets
+    other than ``dw`` or ``dw, de``, a tag flag that disagrees with them, 0 or more than 16
+    terms, exponents, more than 4 factors or items, gate flag / threshold, two constants in a
+    factor, unknown variables, ``e`` without ``de``, a product or gate that can reach 2^24).
+    """
     buf = memoryview(bytes(code))
     pos = 0
 
@@ -520,36 +528,67 @@ def decode(code: bytes) -> Rule:
     if version != C.RULE_VERSION:
         raise ValueError(f"rule microcode version {version} is not supported "
                          f"(this build reads {C.RULE_VERSION})")
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"rule microcode: {what} (byte {pos})")
+
+    if flags & ~7 or flags & 3 == 3:
+        raise bad(f"flags 0x{flags:04x} not understood")
+    has_tag = bool(flags & 4)
+    if not 1 <= t_epoch <= C.T_EPOCH_MAX:
+        raise bad(f"t_epoch {t_epoch} is out of range [1, {C.T_EPOCH_MAX}]")
+    if w_min > w_max:
+        raise bad(f"w_min = {w_min} is above w_max = {w_max}")
     decay, impulse = [], []
     for _ in range(5):
         d, i = take("<HH")
+        if d > C.DECAY_MAX or i > C.IMPULSE_MAX:
+            raise bad(f"trace decay {d} / impulse {i} out of range")
         decay.append(d)
         impulse.append(i)
     (n_targets,) = take("<B")
+    if n_targets != 1 + has_tag:
+        raise bad(f"{n_targets} targets with the tag flag {'set' if has_tag else 'clear'}")
     targets = {}
     names = {v: k for k, v in TARGETS.items()}
-    for _ in range(n_targets):
+    for want in range(n_targets):
         tgt, n_terms = take("<BB")
         if tgt not in names:
             raise ValueError(f"rule microcode: unknown target id {tgt} at byte {pos - 2}")
+        if tgt != want or not 1 <= n_terms <= C.RULE_MAX_TERMS:
+            raise bad(f"target id {tgt} with {n_terms} terms (expected dw then de, "
+                      f"1 to {C.RULE_MAX_TERMS} terms each)")
         terms = []
         for _ in range(n_terms):
             mant, exp, n_f, gated, th = take("<bbBBH")
+            if not C.COEF_EXP_MIN <= exp <= C.COEF_EXP_MAX or n_f > C.RULE_MAX_FACTORS or \
+                    gated > 1 or th > CONST_MAX or (not gated and th):
+                raise bad(f"term (exp {exp}, {n_f} factors, gate {gated}, threshold {th}) "
+                          f"out of range")
             fs = []
             for _ in range(n_f + gated):
                 (n_items,) = take("<B")
-                items, const = [], 0
+                if n_items > C.RULE_MAX_ITEMS:
+                    raise bad(f"a factor has {n_items} items (at most {C.RULE_MAX_ITEMS})")
+                items, const, n_const = [], 0, 0
                 for _ in range(n_items):
                     var, k = take("<Bh")
                     if var == CONST_ID:
-                        const = k
-                    elif var in VAR_NAMES:
+                        const, n_const = k, n_const + 1
+                    elif var in VAR_NAMES and (VAR_NAMES[var] != "e" or has_tag):
                         items.append((k, VAR_NAMES[var]))
                     else:
                         raise ValueError(f"rule microcode: unknown variable id {var}")
+                if n_const > 1:
+                    raise bad("a factor has two constants")
                 fs.append(Factor(tuple(items), const))
             gate = fs.pop(0) if gated else None
-            terms.append(Term(mant, exp, tuple(fs), gate, th if gated else 0))
+            term = Term(mant, exp, tuple(fs), gate, th if gated else 0)
+            if gate is not None and gate.bound() >= C.PRODUCT_LIMIT:
+                raise bad(f"gate |{gate.text()}| can reach {gate.bound()} >= 2^24")
+            if term.bound() >= C.PRODUCT_LIMIT:
+                raise bad(f"product too wide: |{term.text()}| can reach {term.bound()} >= 2^24")
+            terms.append(term)
         targets[names[tgt]] = tuple(terms)
     if pos != len(buf):
         raise ValueError(f"rule microcode has {len(buf) - pos} trailing bytes")
