@@ -200,3 +200,37 @@ def test_error_triggered_rule_learns_association_in_c_runtime():
     probe[:, :2] = True
     u = core.run(probe, probe=True).u[1:]
     assert np.all(u[:, 0] > 0) and np.all(u[:, 1] == 0) and np.array_equal(core.weights(0), w)
+
+
+def test_c_runtime_set_hyper_mid_run_matches_the_twin():
+    # New hyperparameters after 60 steps, without reloading: the C runtime continues from its
+    # state exactly as the twin continues from its final state with the new params.
+    from edgelearn import runtime
+
+    r0 = rule.parse(STDP.replace("round = floor", "round = stochastic") + "de = 2^-2 * x1 * r\n")
+    pop = Population("post", 3, du=1000, dv=1000, vth_mant=5)
+    net = Network(4, (pop,), (Connection(INPUT, "post", np.full((3, 4), 20), rule=r0),), seed=11)
+    rng = np.random.default_rng(1)
+    raster = rng.random((120, 4)) < 0.4
+    third = rng.integers(-128, 128, (120, 3))
+    h = r0.hyper()
+    h2 = rule.Hyper(coef=(-3, 7, 100), decay=(100, 0, 4095, 0, 0),
+                    impulse=(2047, 0, 300, 0, 0), gate=())
+    core = runtime.Core(net)
+    s1 = core.run(raster[:60], third=third[:60]).s
+    core.set_hyper(0, h2)
+    s2 = core.run(raster[60:], third=third[60:]).s
+    a = twin.simulate(net, inputs=raster[:60], third=third[:60])
+    net2 = Network(4, (pop,), (Connection(INPUT, "post", np.full((3, 4), 20),
+                                          rule=r0.with_hyper(h2)),), seed=11)
+    b = twin.simulate(net2, state=a.final_state, inputs=raster[60:], third=third[60:])
+    np.testing.assert_array_equal(np.concatenate([a.spikes, b.spikes]).astype(bool),
+                                  np.concatenate([s1, s2]))
+    ps = b.final_state.plastic[0]
+    np.testing.assert_array_equal(np.asarray(ps.w).astype(np.int64), core.weights(0))
+    np.testing.assert_array_equal(np.asarray(ps.e).astype(np.int64), core.tags(0))
+    assert h != h2 and np.any(core.tags(0) != 0)
+    # a different structure is refused, and nothing changes
+    with pytest.raises(runtime.RuntimeStatusError, match="EL_ERR_RULE_STRUCTURE"):
+        core.set_rule(0, rule.parse(STDP))
+    np.testing.assert_array_equal(np.asarray(ps.w).astype(np.int64), core.weights(0))
