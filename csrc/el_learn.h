@@ -154,6 +154,29 @@ typedef struct el_rule {
 
 /**
  * @brief Validate rule microcode and load it.
+ *
+ * Layout (little-endian; what edgelearn.rule.Rule.microcode() writes):
+ *
+ * | bytes | field |
+ * |---|---|
+ * | 4 | magic "ELRU" |
+ * | u16 | version (::EL_RULE_VERSION) |
+ * | u16 | flags: bits 0-1 rounding (0 stochastic, 1 floor, 2 nearest), bit 2 has a de target |
+ * | u16 | t_epoch, [1, 65535] |
+ * | i8, i8 | w_min <= w_max |
+ * | 5 x (u16, u16) | decay [0, 4095], impulse [0, 2047] of x1, x2, y1, y2, y3 |
+ * | u8 | targets: 1 (dw) or 2 (dw, de), matching the flag |
+ * | per target: u8, u8 | target id (0 dw, 1 de, in this order), terms [1, 16] |
+ * | per term: i8, i8, u8, u8, u16 | mantissa, exponent [-24, 7], factors [0, 4], gated (0/1),
+ *   gate threshold [0, 32767] (0 when not gated) |
+ * | per factor (the gate's first): u8 | items [0, 4] |
+ * | per item: u8, i16 | variable id (0 x0, 1 x1, 2 x2, 3 y0, 4 y1, 5 y2, 6 y3, 7 r, 8 w, 9 e;
+ *   0xFF a constant, at most one per factor), its coefficient (or the constant) |
+ *
+ * The factor's value is the constant plus the sum of coefficient x variable. A term can reach
+ * at most |mantissa| x prod(|constant| + sum |k| max|var|) (max|var|: 1 for x0, y0; 127 for
+ * traces; 128 for r, w, e); that bound, and the gate's, must stay below 2^24 (the compiler's
+ * check): every product is then exact in int32 here and in float32 in the twin.
  * @param code microcode bytes (little-endian, layout of edgelearn.rule.Rule.microcode)
  * @param len  number of bytes at @p code; nothing past code[len - 1] is ever read
  * @param rule receives the rule (unchanged on error)
