@@ -21,7 +21,7 @@ import numpy as np
 from . import _generate as G
 from ._io import read, read_gesture_labels
 from ._transforms import AddressMap, bin_batch
-from ._types import EVENT_DTYPE, EventFormatError, Recording
+from ._types import EVENT_DTYPE, EventFormatError, Recording, select_events
 
 _EVENT_EXT = (".aedat4", ".aedat", ".raw", ".dat", ".bin", ".bs2", ".npz", ".npy")
 
@@ -166,7 +166,7 @@ class DVSGestureFolder(ClassDataset):
         rec = self._last[1]
         a, b = np.searchsorted(rec.events["t"], [t0, t1])
         return rec.replace(
-            events=rec.events[a:b].copy(),
+            events=select_events(rec.events, slice(a, b)),
             meta={"label": c, "path": str(path), "t_start": t0, "t_end": t1},
         )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._types import EVENT_DTYPE, EventFormatError
+from ._types import EVENT_DTYPE, EventFormatError, concat_events
 
 _EMPTY = np.empty(0, dtype=EVENT_DTYPE)
 
@@ -477,7 +477,7 @@ class Aedat3Decoder(Decoder):
             pos += total
         if final and pos != n:
             raise self.error(base + pos, f"truncated AEDAT 3.1 packet header ({n - pos} bytes)")
-        ev = np.concatenate(out) if out else _EMPTY
+        ev = concat_events(out)
         self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
         return ev, pos
 
@@ -658,6 +658,6 @@ class Aedat4Decoder(Decoder):
             consumed = len(mv)  # the data table and anything after it are not events
         elif final and pos != len(mv):
             raise self.error(base + pos, f"truncated packet header ({len(mv) - pos} bytes)")
-        ev = np.concatenate(out) if out else _EMPTY
+        ev = concat_events(out)
         self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
         return ev, consumed

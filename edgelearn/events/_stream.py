@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ._io import EventFile
-from ._types import EVENT_DTYPE, Recording
+from ._types import EVENT_DTYPE, Recording, concat_events
 
 
 class SystemClock:
@@ -125,7 +125,7 @@ class PacedSource(EventSource):
                 continue
             if t0 is None:
                 t0 = int(chunk["t"][0])
-            pending = np.concatenate((pending, chunk)) if len(pending) else chunk
+            pending = concat_events((pending, chunk)) if len(pending) else chunk
             # release every slice that is complete (the chunk reaches past its end)
             last_t = int(pending["t"][-1])
             done_k = (last_t - t0) // self.slice_us  # slices before this one are complete

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._types import Recording
+from ._types import Recording, concat_events, select_events
 
 
 def time_window(rec: Recording, t_start: int, t_end: int) -> Recording:
@@ -24,7 +24,7 @@ def time_window(rec: Recording, t_start: int, t_end: int) -> Recording:
 
 def rebase(rec: Recording) -> Recording:
     """Shift time so that the first event is at t = 0."""
-    ev = rec.events.copy()
+    ev = select_events(rec.events, slice(None))
     if len(ev):
         ev["t"] -= ev["t"][0]
     return rec.replace(events=ev)
@@ -42,7 +42,7 @@ def crop(rec: Recording, x0: int, y0: int, width: int, height: int) -> Recording
     x = ev["x"].astype(np.int64)
     y = ev["y"].astype(np.int64)
     m = (x >= x0) & (x < x0 + width) & (y >= y0) & (y < y0 + height)
-    out = ev[m].copy()
+    out = select_events(ev, m)
     out["x"] -= x0
     out["y"] -= y0
     return rec.replace(events=out, width=int(width), height=int(height))
@@ -55,7 +55,7 @@ def downsample(rec: Recording, factor: int | tuple[int, int]) -> Recording:
     fx, fy = int(fx), int(fy)
     if fx < 1 or fy < 1:
         raise ValueError(f"downsample factor must be >= 1, got {factor!r}")
-    out = rec.events.copy()
+    out = select_events(rec.events, slice(None))
     out["x"] //= fx
     out["y"] //= fy
     return rec.replace(events=out, width=-(-rec.width // fx), height=-(-rec.height // fy))
@@ -64,7 +64,10 @@ def downsample(rec: Recording, factor: int | tuple[int, int]) -> Recording:
 def split_polarity(rec: Recording) -> tuple[Recording, Recording]:
     """``(on, off)``: the ON events and the OFF events as two recordings."""
     on = rec.events["p"] != 0
-    return rec.replace(events=rec.events[on]), rec.replace(events=rec.events[~on])
+    return (
+        rec.replace(events=select_events(rec.events, on)),
+        rec.replace(events=select_events(rec.events, ~on)),
+    )
 
 
 def denoise(rec: Recording, dt_us: int = 5000, *, radius: int = 1) -> Recording:
@@ -101,7 +104,7 @@ def denoise(rec: Recording, dt_us: int = 5000, *, radius: int = 1) -> Recording:
             posc = np.maximum(pos, 0)
             found = ok & (pos >= 0) & (key[posc] // n == q)
             keep |= found & (t - t_sorted[posc] <= dt_us)
-    return rec.replace(events=ev[keep])
+    return rec.replace(events=select_events(ev, keep))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -252,7 +255,7 @@ def bin_stream(
         pending.append(ev)
         complete = (int(ev["t"][-1]) - t0) // dt_us  # steps before this one are complete
         if complete > done:
-            cur = np.concatenate(pending)
+            cur = concat_events(pending)
             cut = np.searchsorted(cur["t"], t0 + complete * dt_us)
             yield bin_events(
                 cur[:cut],
@@ -263,7 +266,7 @@ def bin_stream(
             )
             pending = [cur[cut:]]
             done = complete
-    rest = np.concatenate(pending) if pending else None
+    rest = concat_events(pending) if pending else None
     if rest is not None and len(rest):
         last = (int(rest["t"][-1]) - t0) // dt_us + 1
         yield bin_events(rest, address_map, dt_us=dt_us, n_steps=last - done, t0=t0 + done * dt_us)

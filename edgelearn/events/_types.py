@@ -53,6 +53,25 @@ def make_events(t, x, y, p) -> np.ndarray:
     return ev
 
 
+#: The same bytes as one opaque item: numpy copies, concatenates and indexes these ~50x faster
+#: than the structured dtype (whose copies go field by field).
+_VOID = np.dtype((np.void, EVENT_DTYPE.itemsize))
+
+
+def concat_events(parts) -> np.ndarray:
+    """Concatenate event arrays (fast path for :data:`EVENT_DTYPE`)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.empty(0, dtype=EVENT_DTYPE)
+    return np.concatenate([p.view(_VOID) for p in parts]).view(EVENT_DTYPE)
+
+
+def select_events(events: np.ndarray, index) -> np.ndarray:
+    """``events[index]`` (a boolean mask, integer indices or a slice) as a fresh array, fast."""
+    out = events.view(_VOID)[index]
+    return (out.copy() if isinstance(index, slice) else out).view(EVENT_DTYPE)
+
+
 def empty_events(n: int = 0) -> np.ndarray:
     """An uninitialised event array of length ``n``."""
     return np.empty(n, dtype=EVENT_DTYPE)
