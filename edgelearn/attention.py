@@ -1,0 +1,341 @@
+"""In-context attention computed by plasticity (after Finkbeiner & Neftci 2024), on the core.
+
+A key/value memory whose synapses the plasticity processor writes as the context streams in,
+read by each query through those same synapses. Design and figures: ``docs/attention.md``.
+
+Network (every layer a population of the core; neurons are integrate-and-fire counters,
+``du = 4095``, ``dv = 0``)::
+
+    input port: [ pixel axons P | slot address axons S | mode axon ]
+    pixels --dense W (trained)-->  proj (H)                   the token encoder
+    proj   --KEY (plastic, S x H)--> slot (S)                 keys:   written w <- x1, slot by r
+    addr, mode --sparse, fixed-->  slot                       write-mode gating of the slots
+    slot   --VALUE (plastic, L x S)--> out (L)                values: written w += r x0, label by r
+
+Write (a context token = an example and its label): the example's events stream into the
+pixel axons for ``n_steps`` steps (plus ``DRAIN`` silent steps), the address axon of slot ``n``
+and the mode axon spike at every step. The mode axon holds every slot below threshold except
+the addressed one, which spikes every step. The third factor selects what is written at the
+learning epoch that ends the token (``t_epoch`` = token length):
+
+- ``r = R_KEY`` on slot ``n`` (0 elsewhere): ``KEY_RULE`` ``dw = 2^-4 * r * (x1 - w)`` sets row
+  ``n`` of the key memory to the proj neurons' pre-synaptic traces ``x1`` (the token's code);
+- ``r = R_VALUE`` on the label's out neuron: ``VALUE_RULE`` ``dw = r * x0`` writes ``R_VALUE``
+  into the synapse from slot ``n`` (the only slot that spiked, ``x0 = 1``) to that neuron.
+
+Read (a query): learning off, no address or mode spikes; the query's proj spikes reach every
+slot through the keys (score = key . query spike counts), slot neurons fire in proportion to
+their score above threshold and inhibit each other (a spiking soft winner-take-all), their
+spikes reach the label neurons through the values; the prediction is the out neuron with the
+most spikes over the token (ties to the lowest index).
+
+Between tokens the host calls ``reset_neurons`` (twin) / the runtime's neuron reset (C):
+compartments, traces and epoch bits clear; the memories stay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import constants as C
+from . import rule as _rule
+from .network import INPUT, Connection, Network, Population
+
+#: silent steps at the end of every token: input -> proj -> slot -> out takes 3 steps.
+DRAIN = 3
+#: third factor on the addressed slot during a key write (with coefficient 2^-4: w <- x1).
+R_KEY = 16
+#: third factor on the label's out neuron during a value write: the value mantissa written.
+R_VALUE = 64
+#: the address / mode connection's mantissas and exponent (write-mode gating of the slots).
+ADDR_W, MODE_W, GATE_EXP = 126, -100, 7
+
+KEY_RULE = """# key write, slot-addressed by the third factor: w <- x1 on the slot whose r = 16
+dw = 2^-4 * r * (x1 - w)
+x1.decay = {decay}
+x1.impulse = {impulse}
+t_epoch = {t_epoch}
+round = floor
+"""
+
+VALUE_RULE = """# value write: the label's out neuron (r = 64) gets r from the slot that spiked (x0 = 1)
+dw = r * x0
+t_epoch = {t_epoch}
+round = floor
+"""
+
+POPS = ("proj", "slot", "out")
+#: connection order of :func:`build_network`
+C_PIX, C_GATE, C_KEY, C_VALUE, C_INHIB = range(5)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttentionModel:
+    """The deployed integers of the in-context model (shapes: ``w_proj (H, P)`` int8,
+    ``proj_bias (H,)``). ``pixel_map`` is the :class:`edgelearn.artifact.InputMap` fields of
+    the pixel axons (events -> axons -> ``dt_us`` steps). Every field has the core's range."""
+
+    w_proj: np.ndarray
+    proj_bias: np.ndarray
+    proj_vth: int
+    proj_bias_exp: int
+    proj_exp: int
+    key_exp: int
+    key_coef: int
+    key_decay: int
+    key_impulse: int
+    slot_vth: int
+    slot_bias: int
+    inhib_w: int
+    inhib_exp: int
+    value_exp: int
+    out_vth: int
+    n_steps: int
+    pixel_map: dict[str, int]
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.w_proj.shape[1])
+
+    @property
+    def n_hidden(self) -> int:
+        return int(self.w_proj.shape[0])
+
+    @property
+    def t_token(self) -> int:
+        """Steps per token (events + drain); also the rules' ``t_epoch``."""
+        return self.n_steps + DRAIN
+
+    def rules(self) -> tuple[_rule.Rule, _rule.Rule]:
+        key = _rule.parse(KEY_RULE.format(decay=self.key_decay, impulse=self.key_impulse,
+                                          t_epoch=self.t_token))
+        key = key.with_hyper(dataclasses.replace(key.hyper(), coef=(int(self.key_coef),)))
+        return key, _rule.parse(VALUE_RULE.format(t_epoch=self.t_token))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["w_proj"] = self.w_proj.astype(int).tolist()
+        d["proj_bias"] = self.proj_bias.astype(int).tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AttentionModel:
+        d = dict(d)
+        d["w_proj"] = np.asarray(d["w_proj"], np.int8)
+        d["proj_bias"] = np.asarray(d["proj_bias"], np.int32)
+        return cls(**{k: (int(v) if isinstance(v, (int, np.integer)) else v)
+                      for k, v in d.items()})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> AttentionModel:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def default_model_path() -> Path:
+    """The shipped trained model (``edgelearn/data/incontext_model.json``)."""
+    return Path(__file__).resolve().parent / "data" / "incontext_model.json"
+
+
+def load_default() -> AttentionModel:
+    return AttentionModel.load(default_model_path())
+
+
+# --------------------------------------------------------------------------- the network
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where things are: input axons ``[0, P)`` pixels, ``P + n`` the address of slot ``n``,
+    ``P + S`` the mode axon; neurons: ``proj``, ``slot``, ``out`` concatenated."""
+
+    n_pixels: int
+    n_hidden: int
+    n_slots: int
+    n_labels: int
+
+    @property
+    def n_inputs(self) -> int:
+        return self.n_pixels + self.n_slots + 1
+
+    @property
+    def mode_axon(self) -> int:
+        return self.n_pixels + self.n_slots
+
+    def addr_axon(self, n: int) -> int:
+        return self.n_pixels + n
+
+    @property
+    def n_neurons(self) -> int:
+        return self.n_hidden + self.n_slots + self.n_labels
+
+    @property
+    def slot0(self) -> int:
+        return self.n_hidden
+
+    @property
+    def out0(self) -> int:
+        return self.n_hidden + self.n_slots
+
+
+def layout(model: AttentionModel, n_slots: int, n_labels: int) -> Layout:
+    return Layout(model.n_pixels, model.n_hidden, int(n_slots), int(n_labels))
+
+
+def build_network(model: AttentionModel, n_slots: int, n_labels: int, *,
+                  seed: int = 0) -> Network:
+    """The core network for ``n_slots`` context tokens and ``n_labels`` classes (module doc)."""
+    lay = layout(model, n_slots, n_labels)
+    H, P, S, L = lay.n_hidden, lay.n_pixels, lay.n_slots, lay.n_labels
+    key_rule, value_rule = model.rules()
+    w_pix = np.zeros((H, lay.n_inputs), np.int8)
+    w_pix[:, :P] = model.w_proj
+    # slot n: its address axon and the mode axon (sparse CSR, sorted indices)
+    indptr = np.arange(0, 2 * S + 1, 2, dtype=np.int32)
+    indices = np.stack([P + np.arange(S), np.full(S, lay.mode_axon)], 1).ravel()
+    gate_w = np.tile(np.asarray([ADDR_W, MODE_W], np.int8), S)
+    pops = (
+        Population("proj", H, du=C.DECAY_MAX, dv=0, vth_mant=model.proj_vth,
+                   bias_mant=model.proj_bias, bias_exp=model.proj_bias_exp),
+        Population("slot", S, du=C.DECAY_MAX, dv=0, vth_mant=model.slot_vth,
+                   bias_mant=model.slot_bias),
+        Population("out", L, du=C.DECAY_MAX, dv=0, vth_mant=model.out_vth),
+    )
+    inhib = np.full((S, S), -abs(int(model.inhib_w)), np.int8)
+    np.fill_diagonal(inhib, 0)
+    conns = (
+        Connection(INPUT, "proj", w_pix, model.proj_exp),
+        Connection(INPUT, "slot", gate_w, GATE_EXP, mixed=True, indptr=indptr, indices=indices),
+        Connection("proj", "slot", np.zeros((S, H), np.int8), model.key_exp, mixed=False,
+                   rule=key_rule),
+        Connection("slot", "out", np.zeros((L, S), np.int8), model.value_exp, mixed=False,
+                   rule=value_rule),
+        Connection("slot", "slot", inhib, model.inhib_exp, mixed=False),
+    )
+    return Network(lay.n_inputs, pops, conns, seed=seed)
+
+
+# --------------------------------------------------------------------------- token programs
+
+
+def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
+                    t_token: int, slots: np.ndarray | None = None,
+                    r_key: int = R_KEY, r_value: int = R_VALUE
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Input rasters and third factors for writing a context.
+
+    ``pixels``: ``(N, n_steps, P)`` bool, the examples; ``labels``: ``(N,)`` ints in
+    ``[0, n_labels)``; ``slots``: the slot of each (default ``0 .. N-1``). Returns
+    ``raster (N, t_token, n_inputs)`` bool and ``third (N, t_token, n_neurons)`` int8: token
+    ``k`` runs from a neuron reset for ``t_token`` steps; its epoch (the last step) writes.
+    """
+    pixels = np.asarray(pixels, bool)
+    N, T = pixels.shape[:2]
+    if T + DRAIN > t_token:
+        raise ValueError(f"pixels hold {T} steps; a token of {t_token} steps holds at most "
+                         f"{t_token - DRAIN}")
+    slots = np.arange(N) if slots is None else np.asarray(slots)
+    if N and (slots.max() >= lay.n_slots or np.asarray(labels).max() >= lay.n_labels):
+        raise ValueError("a slot or label is out of range for this network")
+    raster = np.zeros((N, t_token, lay.n_inputs), bool)
+    raster[:, :T, :lay.n_pixels] = pixels
+    raster[np.arange(N), :, lay.n_pixels + slots] = True
+    raster[:, :, lay.mode_axon] = True
+    third = np.zeros((N, t_token, lay.n_neurons), np.int8)
+    third[np.arange(N), :, lay.slot0 + slots] = r_key
+    third[np.arange(N), :, lay.out0 + np.asarray(labels)] = r_value
+    return raster, third
+
+
+def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int) -> np.ndarray:
+    """``(Q, t_token, n_inputs)`` bool: the queries' events, no address or mode spikes."""
+    pixels = np.asarray(pixels, bool)
+    raster = np.zeros(pixels.shape[:1] + (t_token, lay.n_inputs), bool)
+    raster[:, :pixels.shape[1], :lay.n_pixels] = pixels
+    return raster
+
+
+def predict(counts: np.ndarray) -> np.ndarray:
+    """Label with the most out spikes, ties to the lowest index (``argmax``)."""
+    return np.argmax(np.asarray(counts), axis=-1)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+@dataclasses.dataclass
+class EpisodeTrace:
+    """What one episode did, from either engine: ``counts (Q, L)`` out spikes per query,
+    ``slot_counts (Q, S)``, ``keys (N, S, H)`` / ``values (N, L, S)`` the memories after each
+    context token (when recorded), ``pred (Q,)``."""
+
+    counts: np.ndarray
+    slot_counts: np.ndarray
+    keys: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+    @property
+    def pred(self) -> np.ndarray:
+        return predict(self.counts)
+
+
+def run_twin(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarray,
+             q_raster: np.ndarray, *, record: bool = False, params=None) -> EpisodeTrace:
+    """One episode on the JAX twin (exact integers): the context token by token (a neuron
+    reset before each), then learning off and every query from the written memories."""
+    import jax.numpy as jnp
+
+    from . import twin
+
+    params = twin.params_from_network(net) if params is None else params
+    st = twin.init_state(net, params)
+    keys, values = [], []
+    for k in range(ctx_raster.shape[0]):
+        st = twin.reset_neurons(st)
+        st = twin.simulate(net, params, st, jnp.asarray(ctx_raster[k]),
+                           third=jnp.asarray(ctx_third[k], jnp.float32)).final_state
+        if record:
+            keys.append(np.asarray(st.plastic[C_KEY].w))
+            values.append(np.asarray(st.plastic[C_VALUE].w))
+    st = twin.set_learning(twin.reset_neurons(st), False)
+    res = twin.simulate(net, params, st, jnp.asarray(q_raster))
+    s = np.asarray(res.spikes)
+    return EpisodeTrace(
+        counts=s[..., lay.out0:lay.out0 + lay.n_labels].sum(-2).astype(np.int32),
+        slot_counts=s[..., lay.slot0:lay.slot0 + lay.n_slots].sum(-2).astype(np.int32),
+        keys=np.stack(keys).astype(np.int32) if record else None,
+        values=np.stack(values).astype(np.int32) if record else None)
+
+
+def run_c(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarray,
+          q_raster: np.ndarray, *, record: bool = False, core=None) -> EpisodeTrace:
+    """One episode on the C runtime (:class:`edgelearn.runtime.Core`), the same program as
+    :func:`run_twin`: the context written into the C core's plastic synapses, then queries."""
+    from . import runtime
+
+    core = runtime.Core(net) if core is None else core
+    keys, values = [], []
+    core.set_learning(True)
+    for k in range(ctx_raster.shape[0]):
+        core.reset_neurons()
+        core.run(ctx_raster[k], third=ctx_third[k])
+        if record:
+            keys.append(core.weights(C_KEY))
+            values.append(core.weights(C_VALUE))
+    core.set_learning(False)
+    counts, slots = [], []
+    for q in range(q_raster.shape[0]):
+        core.reset_neurons()
+        s = core.run(q_raster[q]).s
+        counts.append(s[:, lay.out0:lay.out0 + lay.n_labels].sum(0))
+        slots.append(s[:, lay.slot0:lay.slot0 + lay.n_slots].sum(0))
+    return EpisodeTrace(counts=np.asarray(counts, np.int32), slot_counts=np.asarray(slots, np.int32),
+                        keys=np.stack(keys).astype(np.int32) if record else None,
+                        values=np.stack(values).astype(np.int32) if record else None)
