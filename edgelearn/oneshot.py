@@ -5,7 +5,7 @@ runtime (:class:`RuntimeLearner`) or a device over the serial link
 (:class:`DeviceLearner`) — behind the three operations of on-chip few-shot learning, whose
 semantics are fixed here once (``docs/artifact.md``, readout section):
 
-- :meth:`Learner.learn`: a new sample starts (compartments, traces and epoch bits cleared,
+- :meth:`Learner.learn`: a new sample starts (``docs/spec.md`` 5.5: state cleared, ``t = 0``,
   weights kept), the readout neuron of the labelled class holds third factor ``r_pos`` and the
   others ``r_neg``, learning is on, the sample's ``readout.steps`` timesteps run;
 - :meth:`Learner.predict`: a new sample starts, third factor 0, learning off, the steps run;
@@ -115,7 +115,9 @@ class RuntimeLearner:
         self.core = runtime.Core(art.network)
 
     def reset(self) -> None:
-        self.core.reset()
+        from . import runtime
+
+        self.core = runtime.Core(self.artifact.network)  # the deployed weights again
 
     def _sample(self, rec, cls: int | None) -> Outcome:
         raster = to_raster(self.artifact, rec)

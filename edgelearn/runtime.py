@@ -183,8 +183,14 @@ class Core:
         return int(lib.el_core_time(self._core))
 
     def reset(self) -> None:
-        """Back to ``t = 0``: ``u = v = 0``, no spikes, no refractory counts, no pending input."""
+        """Start a new sample (spec 5.5): back to ``t = 0``, ``u = v = 0``, no spikes,
+        refractory counts or pending input, third factors, traces, epoch bits and tags 0; the
+        weights (plastic ones as learned), seed, rules and learning switch are kept. For the
+        deployed weights again, make a new :class:`Core`."""
         _check("el_core_reset", lib.el_core_reset(self._core))
+
+    #: the twin's name for the same operation (:func:`edgelearn.twin.reset_neurons`)
+    reset_neurons = reset
 
     def _state(self, ptr: object, dtype: type) -> np.ndarray:
         size = np.dtype(dtype).itemsize * self._n

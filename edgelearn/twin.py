@@ -194,14 +194,16 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
 
 
 def reset_neurons(state: State) -> State:
-    """Start a new sample: clear the compartments, pending spikes, refractory counts, and every
-    plastic connection's traces and epoch spike bits; keep the time, the third factor, the
-    learning switch, the weights and the tags."""
+    """Start a new sample, exactly as the C runtime's ``el_core_reset`` and the device's RESET
+    STATE do (spec 5.5): back to ``t = 0`` with compartments, pending spikes, refractory counts,
+    third factors and every plastic connection's traces, epoch bits and tags cleared; the
+    weights (as learned), the seed and the learning switch are kept."""
     z = jnp.zeros_like(state.u)
     plastic = tuple(None if p is None else dataclasses.replace(
-        p, x=jnp.zeros_like(p.x), y=jnp.zeros_like(p.y), x0=jnp.zeros_like(p.x0),
-        y0=jnp.zeros_like(p.y0)) for p in state.plastic)
-    return dataclasses.replace(state, u=z, v=z, ref=z, s=z, s_in=jnp.zeros_like(state.s_in),
+        p, e=jnp.zeros_like(p.e), x=jnp.zeros_like(p.x), y=jnp.zeros_like(p.y),
+        x0=jnp.zeros_like(p.x0), y0=jnp.zeros_like(p.y0)) for p in state.plastic)
+    return dataclasses.replace(state, u=z, v=z, ref=z, s=z, r=jnp.zeros_like(state.r),
+                               s_in=jnp.zeros_like(state.s_in), t=jnp.zeros_like(state.t),
                                plastic=plastic)
 
 
