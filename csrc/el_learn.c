@@ -845,8 +845,13 @@ static void el_k_general(int32_t *EL_RESTRICT acc, int32_t *EL_RESTRICT prod,
     }
 }
 
-/* Round acc[0..n) in place to the integer update (stochastic: PRNG per synapse). */
-EL_VECTOR_CLONES
+/* Round acc[0..n) in place to the integer update (stochastic: PRNG per synapse). The PRNG
+ * (eight 32-bit multiplies per word) dominates an epoch with stochastic rounding, so where the
+ * build uses target clones this kernel also gets an AVX-512 version. */
+#if defined(EL_TARGET_CLONES) && !defined(EL_FREESTANDING) && defined(__x86_64__) && \
+    defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void el_k_round(int32_t *EL_RESTRICT acc, uint32_t n, int mode, uint32_t seed, uint32_t t,
                        uint32_t stream, uint32_t n_src, uint32_t j, const uint32_t *idx)
 {
