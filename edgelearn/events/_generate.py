@@ -6,8 +6,9 @@ index)``, so any sample can be regenerated alone and classes never run out. Samp
 batches: the frames of every sample in a batch go through one :func:`simulate_batch` call.
 
 *glyphs*: a class is 1-5 random strokes (quadratic Bezier curves) in the unit square. A sample
-jitters the control points, rotates (+-12 deg), scales (0.85-1.1), shifts and thickens the
-strokes, draws them white on a dark background, and views them with N-MNIST's camera motion:
+jitters the control points, rotates, scales, shifts and thickens the strokes (by default about
+as much as handwriting varies within an N-MNIST digit class), draws them white on a dark
+background, and views them with N-MNIST's camera motion:
 three 102 ms saccades along a triangle (0,0) -> (1.75, 3.5) -> (3.5, 0) -> (0,0) pixels with
 a raised-cosine velocity profile, at 34 x 34 pixels, 300 ms.
 
@@ -132,6 +133,8 @@ class GlyphConfig:
         dt_us: simulator frame interval (us).
         background, foreground: screen intensities in [0, 1].
         stroke_px: nominal stroke width (pixels, Gaussian sigma * 2).
+        jitter: scale of the per-sample variation (control-point noise, rotation, scale and
+            shift; 0 = every sample of a class drawn alike, apart from sensor noise).
         dvs: sensor parameters.
     """
 
@@ -143,6 +146,7 @@ class GlyphConfig:
     background: float = 0.08
     foreground: float = 0.9
     stroke_px: float = 2.2
+    jitter: float = 1.75
     dvs: DVSParams = DVSParams(
         threshold_on=0.18,
         threshold_off=0.18,
@@ -186,11 +190,12 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
     for b, (c, i) in enumerate(zip(class_ids, indices, strict=True)):
         r = _rng(seed, 0x6A74, c, i)
         ctrl = glyph_strokes(c, seed)
-        ctrl = ctrl + r.normal(0, 0.03, size=ctrl.shape)
-        ang = np.deg2rad(r.uniform(-12, 12))
-        sc = r.uniform(0.85, 1.1)
+        j = cfg.jitter
+        ctrl = ctrl + r.normal(0, 0.03 * j, size=ctrl.shape)
+        ang = np.deg2rad(r.uniform(-12, 12) * j)
+        sc = 1 + (r.uniform(0.85, 1.1) - 1) * j
         rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]]) * sc
-        ctrl = (ctrl - 0.5) @ rot.T + r.normal(0, 0.03, 2)
+        ctrl = (ctrl - 0.5) @ rot.T + r.normal(0, 0.03 * j, 2)
         curve = np.einsum("knd,skd->snd", np.broadcast_to(bern, (3, npts, 1)), ctrl)
         # dense points along each stroke (4 per fine pixel of length)
         pts = curve.reshape(-1, npts, 2)
