@@ -303,3 +303,22 @@ def test_c_loader_and_decode_agree_on_mutated_microcode():
     for code in codes:
         assert runtime.rule_status(code) == "EL_OK" and rule_mod.decode(code).microcode() == code
     assert 0 < n_ok < len(blobs)
+
+
+def test_sample_reset_matches_the_twin():
+    # spec 5.5: el_core_reset == twin.reset_neurons between two samples, learning on in both
+    net, raster, third = random_plastic_network("recurrent", 2, np.random.default_rng(3))
+    core = runtime.Core(net)
+    c1 = core.run(raster[:100], third=third[:100]).s
+    core.reset()
+    c2 = core.run(raster[100:], third=third[100:]).s
+    a = twin.simulate(net, inputs=raster[:100], third=third[:100])
+    b = twin.simulate(net, state=twin.reset_neurons(a.final_state), inputs=raster[100:],
+                      third=third[100:])
+    np.testing.assert_array_equal(np.asarray(a.spikes, bool), c1)
+    np.testing.assert_array_equal(np.asarray(b.spikes, bool), c2)
+    for k in net.plastic:
+        ps = b.final_state.plastic[k]
+        np.testing.assert_array_equal(np.asarray(ps.w).astype(np.int64), core.weights(k))
+        np.testing.assert_array_equal(np.asarray(ps.e).astype(np.int64), core.tags(k))
+        np.testing.assert_array_equal(np.asarray(ps.x).astype(np.int64), core.traces(k)[0])
