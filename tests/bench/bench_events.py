@@ -107,6 +107,44 @@ def compare_glyphs_to_nmnist() -> dict | None:
     return table
 
 
+def _nearest_centroid_accuracy(dataset, splits, episodes: int, seed: int) -> float:
+    """5-way 1-shot accuracy of cosine nearest-centroid on per-saccade event counts."""
+    amap = E.AddressMap.dense(34, 34)
+    sampler = E.EpisodeSampler(dataset, n_way=5, k_shot=1, n_query=3, splits=splits, seed=seed)
+
+    def feats(recs):
+        f = np.stack(
+            [E.bin_events(r, amap, dt_us=110_000, n_steps=3, counts=True).ravel() for r in recs]
+        ).astype(float)
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-9)
+
+    hits = total = 0
+    for i in range(episodes):
+        ep = sampler.episode("train", i)
+        fs, fq = feats(ep.support), feats(ep.query)
+        cent = np.stack([fs[ep.support_labels == j].mean(0) for j in range(5)])
+        cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-9)
+        hits += int((np.argmax(fq @ cent.T, 1) == ep.query_labels).sum())
+        total += len(ep.query_labels)
+    return hits / total
+
+
+def glyph_difficulty() -> dict | None:
+    """How hard 5-way 1-shot episodes are: generated glyphs vs the real N-MNIST subset."""
+    folder = DATA / "slayer-nmnist"
+    if not folder.is_dir():
+        return None
+    nm = E.NMNISTFolder(folder)
+    real = float(
+        np.mean(
+            [_nearest_centroid_accuracy(nm, {"train": list(nm.classes)}, 100, s) for s in range(3)]
+        )
+    )
+    gen = _nearest_centroid_accuracy(E.glyphs(100, samples_per_class=20, seed=0), (1, 0, 0), 100, 0)
+    print(f"5-way 1-shot nearest-centroid accuracy: glyphs {gen:.3f}, N-MNIST {real:.3f}")
+    return {"glyphs": gen, "nmnist": real}
+
+
 def main(out_dir: pathlib.Path) -> dict:
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +220,7 @@ def main(out_dir: pathlib.Path) -> dict:
         "notes": notes,
     }
     result["glyphs_vs_nmnist"] = compare_glyphs_to_nmnist()
+    result["one_shot_difficulty"] = glyph_difficulty()
     print(f"event-file reads ({result['machine']['processor']}, {os.cpu_count()} cpus)")
     print(
         f"{'format':7} {'file':22} {'events':>9} {'edgelearn ev/s':>15} {'chunked ev/s':>13} "
