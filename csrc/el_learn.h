@@ -37,7 +37,16 @@
  * contiguous memory that vectorise. Factors that mix source, destination and synapse variables
  * (`(x1 - y1)`, `w`, `e`) are evaluated per synapse from precomputed parts. Terms whose source
  * part is zero for a source are skipped; a source none of whose terms is active leaves its
- * synapses untouched (the update is exactly 0 there, whatever the rounding mode).
+ * synapses untouched (the update is exactly 0 there, whatever the rounding mode). Stochastic
+ * rounding skips the PRNG for blocks of 16 synapses whose accumulators are exact multiples of
+ * 2^-15 (the draw cannot change them).
+ *
+ * ## Memory and stack
+ *
+ * ::el_rule_t is a fixed-size struct (about 2.8 KB: 32 terms of 4 factors and a gate); each
+ * ::el_plastic_t embeds one. el_rule_check() keeps one on the stack; el_plastic_step() uses
+ * about 3.5 KB of stack on a 32-bit target (the per-term plans of an epoch); nothing else is
+ * large. All arrays are caller memory (el_plastic_bytes(), el_plastic_scratch_bytes()).
  */
 #ifndef EL_LEARN_H
 #define EL_LEARN_H

@@ -11,6 +11,11 @@ Conventions (as in the twin and the CLI's layer cases):
   (they enter ``u`` at step ``k+1``);
 - outputs are ``(T, n_neurons)``: row ``k-1`` is the state after step ``k`` (``u`` including that
   step's input, ``v`` after reset).
+
+Plastic connections (``docs/spec.md`` section 5) run in C too (``csrc/el_learn.h``): the
+network's seed and each rule's microcode go into the core; :meth:`Core.run` takes the host's
+third-factor schedule; :meth:`Core.weights`, :meth:`Core.tags` and :meth:`Core.traces` read the
+learned state; :meth:`Core.set_hyper` replaces a rule's hyperparameters in place.
 """
 
 from __future__ import annotations
