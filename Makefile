@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 bench: $(STAMP)
+	-$(PY) -m pip install -q -e '.[dev,bench]' --no-build-isolation
 	$(PY) tests/bench/run.py --out bench-results
 
 lint: $(STAMP)
