@@ -38,7 +38,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         print(f"\r{sent}/{total} bytes", end="", file=sys.stderr, flush=True)
 
     try:
-        with Device(args.port, timeout=args.timeout) as dev:
+        with Device(args.port, timeout=args.timeout, open_timeout=max(1.0, 2 * args.timeout)) as dev:
             r = dev.load(data, progress=progress)
             print(file=sys.stderr)
             print(f"loaded {args.artifact} ({r.total_size} bytes, crc {r.crc:#010x})")
@@ -64,7 +64,7 @@ def run_device(args: argparse.Namespace) -> int:
     from .protocol import ProtocolError
 
     try:
-        with Device(args.port, timeout=args.timeout) as dev:
+        with Device(args.port, timeout=args.timeout, open_timeout=max(1.0, 2 * args.timeout)) as dev:
             if args.action == "ping":
                 rtt = min(dev.ping(b"x" * 64) for _ in range(10))
                 print(f"round trip {rtt * 1e3:.3f} ms")

@@ -141,11 +141,18 @@ class Device:
         return self
 
     def close(self) -> None:
-        if self._ser is not None:
+        ser, self._ser = self._ser, None
+        if ser is None:
+            return
+        sock = getattr(ser, "_socket", None)
+        if sock is not None:  # socket://: close it here; pyserial's close() sleeps 0.3 s
             try:
-                self._ser.close()
+                sock.close()
             finally:
-                self._ser = None
+                ser._socket = None
+                ser.is_open = False
+        else:
+            ser.close()
 
     def reconnect(self) -> None:
         """Close and reopen the link (sequence numbers go on, so a resent request is still

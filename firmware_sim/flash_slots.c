@@ -109,7 +109,8 @@ int el_slots_save(const el_hal_t *hal, const uint8_t *data, uint32_t n, uint8_t 
     wr32(h + 8, n);
     wr32(h + 12, crc);
     wr32(h + 16, el_crc32(0, h, 16));
-    if (hal->flash_program(hal->ctx, base, h, sizeof h) != 0) {
+    /* the commit: the last byte written is the header CRC's last (the rest stays erased) */
+    if (hal->flash_program(hal->ctx, base, h, EL_SLOT_COMMIT_BYTES) != 0) {
         return -1;
     }
     {

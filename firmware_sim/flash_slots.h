@@ -16,7 +16,7 @@
  *
  * A save goes to the slot that does not hold the newest valid copy: erase it (header first, so
  * it is invalid from the first byte on), program the data, read it back and check its CRC,
- * then program the header. A slot is valid only if its header CRC and its data CRC match, so
+ * then program the header's 20 bytes, whose last is the header CRC's last byte: the commit. A slot is valid only if its header CRC and its data CRC match, so
  * until the header's last byte is written the old slot stays the newest valid one.
  */
 #ifndef EL_FW_FLASH_SLOTS_H
@@ -27,6 +27,7 @@
 #include "hal.h"
 
 #define EL_SLOT_HEADER_BYTES 32u
+#define EL_SLOT_COMMIT_BYTES 20u /**< header bytes programmed (0..19); the rest stays erased */
 
 /** A slot's header as read (valid: magic, header CRC and data CRC all good). */
 typedef struct el_slot_info {
