@@ -168,6 +168,34 @@ static void test_learning_helpers(void)
     CHECK_EQ(el_mixed_trunc(127), 126);
 }
 
+/* Stochastic rounding is unbiased: 2e5 draws of the C PRNG. Each outcome is Bernoulli(p) on
+ * top of the floor, so the mean's standard deviation is sqrt(p (1 - p) / n); allow 5 of them
+ * (checked in integers: (sum - n p)^2 < 25 n p (1 - p), p = num / den). */
+static void check_unbiased(long long sum, long long n, long long num, long long den)
+{
+    /* (sum * den - n * num)^2 < 25 * n * num * (den - num), all scaled by den^2 */
+    const double dev = (double)sum * (double)den - (double)n * (double)num;
+    CHECK(dev * dev < 25.0 * (double)n * (double)num * (double)(den - num));
+}
+
+static void test_rounding_unbiased(void)
+{
+    const long long n = 200000;
+    long long sum_decay = 0;
+    long long sum_imp = 0;
+    long long sum_acc = 0;
+    long long t;
+    for (t = 1; t <= n; ++t) {
+        const uint32_t word = el_rand(1u, (uint32_t)t, EL_KIND_DW, 0u);
+        sum_decay += el_trace_decay(37, 1000, word);  /* E = 37 * 3096 / 4096 = 27 + 3000/4096 */
+        sum_imp += el_trace_impulse(23, word);        /* E = 23 / 16 = 1 + 7/16 */
+        sum_acc += el_learn_round_stochastic(12345, word); /* E = 12345 / 32768 */
+    }
+    check_unbiased(sum_decay - 27 * n, n, 37 * 3096 - 27 * 4096, 4096);
+    check_unbiased(sum_imp - n, n, 7, 16);
+    check_unbiased(sum_acc, n, 12345, 32768);
+}
+
 /* ---- the loader ------------------------------------------------------------------------- */
 
 static void test_loader(void)
@@ -476,6 +504,7 @@ int main(void)
 {
     test_prng_golden();
     test_learning_helpers();
+    test_rounding_unbiased();
     test_loader();
     test_loader_fuzz();
     test_stdp_pairs();
