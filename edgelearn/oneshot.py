@@ -51,29 +51,18 @@ def prediction(counts: np.ndarray) -> int:
     return int(np.argmax(counts))
 
 
-def to_raster(art: Artifact, rec: Recording | np.ndarray) -> np.ndarray:
-    """Bin a recording into the ``(readout.steps, n_inputs)`` raster the artifact expects,
-    step 0 starting at the recording's first event (the device does the same)."""
-    from .events import bin_events
-
-    if art.input_map is None or art.readout is None:
-        raise ValueError("this artifact has no input map or readout: it is not a one-shot "
-                         "learner (see docs/artifact.md)")
-    events = rec.events if isinstance(rec, Recording) else rec
-    width = int(events["x"].max()) + 1 if len(events) else 1
-    height = int(events["y"].max()) + 1 if len(events) else 1
-    if isinstance(rec, Recording):
-        width, height = max(width, rec.width), max(height, rec.height)
-    amap = art.input_map.address_map(width, height)
-    return bin_events(events, amap, dt_us=art.input_map.dt_us, n_steps=art.readout.steps)
-
-
 class Learner(Protocol):
+    """One engine. A sample is ``begin(cls, t0_us)``, any number of ``feed(events, until)``
+    (events sorted by time, ``until`` the absolute step the sample has reached, at most
+    ``readout.steps``), then ``finish()``; :meth:`learn` and :meth:`predict` do all three."""
+
     artifact: Artifact
 
-    def learn(self, rec: Recording | np.ndarray, cls: int) -> Outcome: ...
+    def begin(self, cls: int | None, t0_us: int) -> None: ...
 
-    def predict(self, rec: Recording | np.ndarray) -> Outcome: ...
+    def feed(self, events: np.ndarray, until: int) -> np.ndarray: ...
+
+    def finish(self) -> Outcome: ...
 
     def reset(self) -> None: ...
 
@@ -82,6 +71,9 @@ class Learner(Protocol):
 
 def _readout(art: Artifact) -> tuple[int, int, int]:
     """(first neuron, number of classes, index of the plastic connection into the readout)."""
+    if art.input_map is None or art.readout is None:
+        raise ValueError("this artifact has no input map or readout: it is not a one-shot "
+                         "learner (see docs/artifact.md)")
     net, ro = art.network, art.readout
     pop = net.populations[ro.population]
     start = net.offsets()[pop.name]
@@ -104,84 +96,197 @@ def third_factor(art: Artifact, cls: int | None) -> np.ndarray:
     return r
 
 
-class RuntimeLearner:
+class _Base:
+    """Host-side binning for the in-process engines: events -> raster rows, chunk by chunk
+    (identical to binning the whole sample at once)."""
+
+    def __init__(self, art: Artifact):
+        self.artifact = art
+        self._start, self._n, self._conn = _readout(art)
+        self._amap = None
+        self._cls: int | None = None
+
+    def _rows(self, events: np.ndarray, until: int) -> np.ndarray:
+        from .events import bin_events
+
+        m = self.artifact.input_map
+        if self._amap is None or (len(events) and (
+                int(events["x"].max()) >= self._amap.width or
+                int(events["y"].max()) >= self._amap.height)):
+            w = m.x0 + (m.width << m.shift)
+            h = m.y0 + (m.height << m.shift)
+            if len(events):
+                w = max(w, int(events["x"].max()) + 1)
+                h = max(h, int(events["y"].max()) + 1)
+            self._amap = m.address_map(w, h)
+        rows = bin_events(events, self._amap, dt_us=m.dt_us, n_steps=until, t0=self._t0)
+        out = rows[self._step:until]
+        self._step = until
+        return out
+
+    def begin(self, cls: int | None, t0_us: int) -> None:
+        self._cls, self._t0, self._step = cls, int(t0_us), 0
+        self._counts = np.zeros(self._n, np.int64)
+        self._seconds = 0.0
+        self._events = 0
+        self._begin()
+
+    def feed(self, events: np.ndarray, until: int) -> np.ndarray:
+        until = min(int(until), self.artifact.readout.steps)
+        if until <= self._step:
+            return self._counts.copy()
+        rows = self._rows(events, until)
+        self._events += len(events)
+        t0 = time.perf_counter()
+        s = self._run(rows)
+        self._seconds += time.perf_counter() - t0
+        self._counts += s[:, self._start:self._start + self._n].sum(0).astype(np.int64)
+        return self._counts.copy()
+
+    def finish(self) -> Outcome:
+        if self._step < self.artifact.readout.steps:
+            self.feed(np.zeros(0, _EVENT_DTYPE()), self.artifact.readout.steps)
+        return Outcome(self._counts.copy(), prediction(self._counts), self._seconds,
+                       self._events)
+
+    def learn(self, rec, cls: int) -> Outcome:
+        return _whole(self, rec, cls)
+
+    def predict(self, rec) -> Outcome:
+        return _whole(self, rec, None)
+
+
+def _EVENT_DTYPE():
+    from .events import EVENT_DTYPE
+
+    return EVENT_DTYPE
+
+
+def _whole(learner, rec, cls: int | None) -> Outcome:
+    events = rec.events if isinstance(rec, Recording) else rec
+    learner.begin(cls, int(events["t"][0]) if len(events) else 0)
+    learner.feed(events, learner.artifact.readout.steps)
+    return learner.finish()
+
+
+class RuntimeLearner(_Base):
     """The in-process C runtime."""
 
     def __init__(self, art: Artifact):
-        from . import runtime
-
-        self.artifact = art
-        self._start, self._n, self._conn = _readout(art)
-        self.core = runtime.Core(art.network)
+        super().__init__(art)
+        self.reset()
 
     def reset(self) -> None:
         from . import runtime
 
         self.core = runtime.Core(self.artifact.network)  # the deployed weights again
 
-    def _sample(self, rec, cls: int | None) -> Outcome:
-        raster = to_raster(self.artifact, rec)
+    def _begin(self) -> None:
         self.core.reset_neurons()
-        self.core.set_third(third_factor(self.artifact, cls))
-        self.core.set_learning(cls is not None)
-        t0 = time.perf_counter()
-        s = self.core.run(raster).s
-        dt = time.perf_counter() - t0
-        counts = s[:, self._start:self._start + self._n].sum(0)
-        return Outcome(counts, prediction(counts), dt, _n_events(rec))
+        self.core.set_third(third_factor(self.artifact, self._cls))
+        self.core.set_learning(self._cls is not None)
 
-    def learn(self, rec, cls: int) -> Outcome:
-        return self._sample(rec, cls)
-
-    def predict(self, rec) -> Outcome:
-        return self._sample(rec, None)
+    def _run(self, rows: np.ndarray) -> np.ndarray:
+        return self.core.run(rows).s
 
     def readout_weights(self) -> np.ndarray:
         return self.core.weights(self._conn).astype(np.int64)
 
 
-class TwinLearner:
+class TwinLearner(_Base):
     """The JAX twin (exact; slower per sample than C, but differentiable elsewhere)."""
 
     def __init__(self, art: Artifact):
         from . import twin
 
-        self.artifact = art
+        super().__init__(art)
         self._twin = twin
-        self._start, self._n, self._conn = _readout(art)
         self.reset()
 
     def reset(self) -> None:
         self.state = self._twin.init_state(self.artifact.network)
 
-    def _sample(self, rec, cls: int | None) -> Outcome:
+    def _begin(self) -> None:
         import jax.numpy as jnp
 
-        raster = to_raster(self.artifact, rec)
         st = self._twin.reset_neurons(self.state)
-        st = dataclasses.replace(st, r=jnp.asarray(third_factor(self.artifact, cls),
+        st = dataclasses.replace(st, r=jnp.asarray(third_factor(self.artifact, self._cls),
                                                   jnp.float32))
-        st = self._twin.set_learning(st, cls is not None)
-        t0 = time.perf_counter()
-        res = self._twin.simulate(self.artifact.network, state=st, inputs=raster)
-        s = np.asarray(res.spikes)
-        dt = time.perf_counter() - t0
+        self.state = self._twin.set_learning(st, self._cls is not None)
+
+    def _run(self, rows: np.ndarray) -> np.ndarray:
+        res = self._twin.simulate(self.artifact.network, state=self.state, inputs=rows)
         self.state = res.final_state
-        counts = s[:, self._start:self._start + self._n].sum(0).astype(np.int64)
-        return Outcome(counts, prediction(counts), dt, _n_events(rec))
-
-    def learn(self, rec, cls: int) -> Outcome:
-        return self._sample(rec, cls)
-
-    def predict(self, rec) -> Outcome:
-        return self._sample(rec, None)
+        return np.asarray(res.spikes)
 
     def readout_weights(self) -> np.ndarray:
         return np.asarray(self.state.plastic[self._conn].w).astype(np.int64)
 
 
-def _n_events(rec) -> int:
-    return len(rec.events) if isinstance(rec, Recording) else len(rec)
+class DeviceLearner:
+    """A device (firmware on the host emulator, QEMU or a board) over the serial link: the
+    device bins the events itself (the artifact's input map) and counts the readout's spikes.
+    """
+
+    def __init__(self, art: Artifact, device, *, data: bytes | None = None,
+                 progress=None):
+        from .artifact import to_bytes
+
+        self.artifact = art
+        self.dev = device
+        self._data = data if data is not None else to_bytes(art)
+        self._progress = progress
+        self._start, self._n, self._conn = _readout(art)
+        self.bytes_sent = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.dev.reset(model=True)
+        self.dev.load(self._data, progress=self._progress)
+        self.bytes_sent += len(self._data)
+
+    def begin(self, cls: int | None, t0_us: int) -> None:
+        self._cls, self._t0, self._step = cls, int(t0_us), 0
+        self._seconds, self._events = 0.0, 0
+        self.dev.reset()
+        if cls is None:
+            self.dev.third(0)
+        else:
+            self.dev.label(int(cls))
+        self.dev.learn(cls is not None)
+        self.dev.read_counts(clear=True)
+        self._counts = np.zeros(self._n, np.int64)
+
+    def feed(self, events: np.ndarray, until: int) -> np.ndarray:
+        from .device import map_events
+
+        until = min(int(until), self.artifact.readout.steps)
+        if until <= self._step:
+            return self._counts.copy()
+        t, addr = map_events(events, self.artifact.input_map, t0_us=self._t0)
+        keep = (t >= self._step) & (t < until)
+        t0 = time.perf_counter()
+        self.dev.stream(t[keep], addr[keep], until)
+        self._counts = self.dev.read_counts().astype(np.int64)
+        self._seconds += time.perf_counter() - t0
+        self._events += int(keep.sum())
+        self._step = until
+        return self._counts.copy()
+
+    def finish(self) -> Outcome:
+        if self._step < self.artifact.readout.steps:
+            self.feed(np.zeros(0, _EVENT_DTYPE()), self.artifact.readout.steps)
+        return Outcome(self._counts.copy(), prediction(self._counts), self._seconds,
+                       self._events)
+
+    def learn(self, rec, cls: int) -> Outcome:
+        return _whole(self, rec, cls)
+
+    def predict(self, rec) -> Outcome:
+        return _whole(self, rec, None)
+
+    def readout_weights(self) -> np.ndarray:
+        return self.dev.read_weights(self._conn).astype(np.int64)
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
