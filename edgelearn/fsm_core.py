@@ -53,8 +53,11 @@ from .network import INPUT, Connection, Network, Population
 __all__ = ["CoreFSM", "CoreWalk", "core_network", "decode_spikes", "events_to_schedule",
            "run_on_core"]
 
-_HALF = 32  # bias of P and M: the half-step below one recurrent unit (2^6 = 64)
-_RESIDUE_LIMIT = 32 * 4096  # |v| below this leaves dec(v, 4095) = trunc(v / 4096) < 32
+_UNIT = 1 << C.WEIGHT_SHIFT  # one unit of scaled synaptic input (64)
+_HALF = _UNIT // 2  # bias of P and M: the half-step (32)
+_RESIDUE_LIMIT = _HALF << C.DECAY_BITS  # |v| < this leaves dec(v, 4095) = trunc(v/4096) < 32
+_INHIBIT = C.WEIGHT_MIN  # mask / cue inhibition mantissa (-128)
+_EXCITE = C.WEIGHT_MAX - 1  # cue excitation mantissa (126: even, kept by mixed-sign mode)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,13 +137,14 @@ def _choose_exponents(h_bound: int) -> tuple[int, int]:
     neurons are silenced and every potential stays below the residue limit."""
     for k in range(0, -C.WEIGHT_EXP_MIN + 1):
         f_max = -(-h_bound // (1 << k))  # ceil
-        need = 64 * f_max + _HALF  # inhibition that silences the strongest excitation
+        need = _UNIT * f_max + _HALF  # inhibition that silences the strongest excitation
         for e in range(0, C.WEIGHT_EXP_MAX + 1):
-            inhib = 128 * 64 * (1 << e)
-            if inhib >= need + 1 and 64 * f_max + _HALF + inhib < _RESIDUE_LIMIT:
+            inhib = -_INHIBIT * _UNIT * (1 << e)
+            if inhib >= need + 1 and need + inhib < _RESIDUE_LIMIT:
                 return k, e
     raise ValueError(f"recurrent input bound {h_bound} is too large for the core: no exponent "
-                     f"pair keeps potentials below {_RESIDUE_LIMIT}")
+                     f"pair keeps potentials below {_RESIDUE_LIMIT}; use smaller mantissas "
+                     f"(quantize N W with a larger exponent, e.g. halve them) or a larger N")
 
 
 def core_network(fsm: CompiledFSM, mant: np.ndarray | None = None, *,
@@ -162,8 +166,9 @@ def core_network(fsm: CompiledFSM, mant: np.ndarray | None = None, *,
     if np.any(mant & 1):
         raise ValueError("core_network needs even mantissas (quantize_int8(..., even=True)): "
                          "the core's mixed-sign mode drops the lowest bit")
-    if np.any(mant == -128):
-        raise ValueError("mantissa -128 cannot be negated into int8; quantize to [-126, 126]")
+    if np.any(mant == C.WEIGHT_MIN):
+        raise ValueError(f"mantissa {C.WEIGHT_MIN} cannot be negated into int8; quantize to "
+                         f"[-126, 126]")
     size = 2 * n + 1
     if size > C.MAX_FANIN:
         raise ValueError(f"2 N + 1 = {size} neurons exceed the core's fan-in limit "
@@ -197,12 +202,12 @@ def core_network(fsm: CompiledFSM, mant: np.ndarray | None = None, *,
     for j in range(n_sym):
         for ax, stim in ((axon_a[j], fsm.stim_a[j]), (axon_b[j], fsm.stim_b[j])):
             masked = np.asarray(stim) <= 0
-            w_in[:n, ax] = np.where(masked, -128, 0)
-            w_in[n:2 * n, ax] = np.where(masked, -128, 0)
+            w_in[:n, ax] = np.where(masked, _INHIBIT, 0)
+            w_in[n:2 * n, ax] = np.where(masked, _INHIBIT, 0)
     for i in range(n_states):
         x = fsm.states[i]
-        w_in[:n, axon_cue[i]] = np.where(x > 0, 126, -128)
-        w_in[n:2 * n, axon_cue[i]] = np.where(x < 0, 126, -128)
+        w_in[:n, axon_cue[i]] = np.where(x > 0, _EXCITE, _INHIBIT)
+        w_in[n:2 * n, axon_cue[i]] = np.where(x < 0, _EXCITE, _INHIBIT)
     net = Network(n_in, (pop,), (rec, Connection(INPUT, "fsm", w_in, w_exp=e)))
     mant = mant.copy()
     mant.setflags(write=False)
