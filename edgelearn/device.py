@@ -110,7 +110,8 @@ class Device:
         self._flush = True
         self._info: P.Info | None = None
         self.artifact: Artifact | None = None  #: the artifact this client loaded, if any
-        self.stats = {"requests": 0, "resends": 0, "reconnects": 0, "dropped_frames": 0}
+        self.stats = {"requests": 0, "resends": 0, "reconnects": 0, "dropped_frames": 0,
+                      "bytes_out": 0, "bytes_in": 0}
 
     # ---- link -----------------------------------------------------------------------------
 
@@ -174,6 +175,7 @@ class Device:
     def _write(self, data: bytes) -> None:
         assert self._ser is not None
         self._ser.write(data)
+        self.stats["bytes_out"] += len(data)
 
     def request(self, msg: P.Message, *, timeout: float | None = None) -> P.Message:
         """Send one request and return its response message; an ERROR frame raises
@@ -199,6 +201,7 @@ class Device:
                 while not resend and time.monotonic() < deadline:
                     assert self._ser is not None
                     data = self._ser.read(max(1, self._ser.in_waiting))
+                    self.stats["bytes_in"] += len(data)
                     if not data:
                         continue
                     for item in self._rx.feed(data):
