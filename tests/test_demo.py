@@ -97,3 +97,15 @@ def test_live_view_draws_and_updates_its_panels(model, tmp_path):
 
     progress = set(re.findall(r"\[(\d+) / \d+ ms\]", text))
     assert len(progress) > 5, progress  # the streaming position advanced window by window
+
+
+def test_api_demo_script_fast_mode(model, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "demos" / "oneshot_api.py"
+    spec = importlib.util.spec_from_file_location("oneshot_api", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(["--artifact", str(model), "--fast"])
+    assert res["total"] == 2 * 3 * 2
+    assert "C runtime == twin" in capsys.readouterr().out
