@@ -15,6 +15,12 @@ def _port(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for each answer before resending (default 1)")
 
 
+def _open(args: argparse.Namespace):
+    from .device import Device
+
+    return Device(args.port, timeout=args.timeout, open_timeout=max(1.0, 2 * args.timeout))
+
+
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", type=Path, help="model artifact (.elm)")
     _port(parser)
@@ -25,7 +31,6 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
 def run_deploy(args: argparse.Namespace) -> int:
     from .artifact import ArtifactError, load
     from .cli import UsageError
-    from .device import Device
     from .protocol import ProtocolError
 
     try:
@@ -38,7 +43,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         print(f"\r{sent}/{total} bytes", end="", file=sys.stderr, flush=True)
 
     try:
-        with Device(args.port, timeout=args.timeout, open_timeout=max(1.0, 2 * args.timeout)) as dev:
+        with _open(args) as dev:
             r = dev.load(data, progress=progress)
             print(file=sys.stderr)
             print(f"loaded {args.artifact} ({r.total_size} bytes, crc {r.crc:#010x})")
@@ -60,11 +65,10 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_device(args: argparse.Namespace) -> int:
-    from .device import Device
     from .protocol import ProtocolError
 
     try:
-        with Device(args.port, timeout=args.timeout, open_timeout=max(1.0, 2 * args.timeout)) as dev:
+        with _open(args) as dev:
             if args.action == "ping":
                 rtt = min(dev.ping(b"x" * 64) for _ in range(10))
                 print(f"round trip {rtt * 1e3:.3f} ms")

@@ -61,7 +61,7 @@ def make_session(seed: int = 0, n_test: int = 8) -> Session:
         ev = sample_events(c, t, rng)
         train.append((c, *ev))
         t += STEPS
-    for k in range(n_test):
+    for _ in range(n_test):
         c = int(rng.integers(N_CLASSES))
         ev = sample_events(c, t, rng)
         test.append((c, *ev))

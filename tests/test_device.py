@@ -8,10 +8,10 @@ import socket
 import struct
 import time
 
+import fw_common as F
 import numpy as np
 import pytest
 
-import fw_common as F
 from edgelearn import artifact
 from edgelearn import protocol as P
 from edgelearn.cli import main
@@ -102,7 +102,8 @@ def test_rule_hyperparameters_change_learning_like_the_runtime(emu_tcp):
         x[t - core.time, a] = True
         core.run(x)
     for k in (1, 2):
-        np.testing.assert_array_equal(w_dev[k], F.artifact_order(art, k, core.weights(k)).reshape(-1))
+        want = F.artifact_order(art, k, core.weights(k)).reshape(-1)
+        np.testing.assert_array_equal(w_dev[k], want)
 
 
 # ---- the raw link ------------------------------------------------------------------------------

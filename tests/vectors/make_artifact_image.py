@@ -1,5 +1,7 @@
 """Write csrc/tests/artifact_vectors.h: artifact images made by edgelearn.artifact, for the C
-reader's tests (csrc/tests/test_artifact.c). Run: .venv/bin/python tests/vectors/make_artifact_image.py
+reader's tests (csrc/tests/test_artifact.c).
+
+Run: .venv/bin/python tests/vectors/make_artifact_image.py
 """
 
 from __future__ import annotations
