@@ -194,7 +194,9 @@ def _run_core(args: argparse.Namespace, compiled, mant, exp, sched) -> int:
         got, want = run.decoded[k], run.expected[k]
         moved = "->" if spec.edge(state, sym) is not None else "=="
         mark = "" if got == want else f"   MISMATCH (reference: {want})"
-        print(f"{sym:<8} {state} {moved} {got if got is not None else '?'}{mark}")
+        out = run.decoded_output[k]
+        out_s = f"  [{out}]" if out else ""
+        print(f"{sym:<8} {state} {moved} {got if got is not None else '?'}{out_s}{mark}")
         state = want
     if run.correct:
         print(f"walk correct ({len(sched.symbols)} symbols)")

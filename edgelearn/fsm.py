@@ -391,8 +391,10 @@ def compile_fsm(spec: FSMSpec, n: int, *, seed: int | np.random.Generator = 0,
       fixed order (states, edge states, stimuli a, stimuli b, outputs).
     - ``f_s``: fraction of unmasked neurons per stimulus (0.5: balanced bipolar, the paper's
       default; larger masks fewer neurons at some cost in capacity, appendix E).
-    - ``output_active``: non-zero components per output code (default ``n // 50``, i.e. the
-      paper's ``N f_r = 200`` at ``N = 10,000``).
+    - ``output_active``: non-zero components per output code (default
+      ``max(N // 50, min(100, N // 10))``: the paper's ``N f_r = 200`` at ``N = 10,000``, and
+      never fewer than 100 for ``N >= 1000``, so that reading an output from the half of the
+      neurons left visible by a mask stays reliable at small ``N``).
     - ``check_capacity``: raise ``ValueError`` when ``N_Z + 2.2 N_E >= 0.10 N``.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 16 <= n <= C.MAX_FANIN:
@@ -408,7 +410,7 @@ def compile_fsm(spec: FSMSpec, n: int, *, seed: int | np.random.Generator = 0,
     edges = vsa.random_bipolar(rng, ne, n)
     stim_a = vsa.stimulus(rng, ns, n, f_s)
     stim_b = vsa.stimulus(rng, ns, n, f_s)
-    k_out = max(1, n // 50) if output_active is None else int(output_active)
+    k_out = max(1, n // 50, min(100, n // 10)) if output_active is None else int(output_active)
     if not 0 < k_out <= n // 4:
         raise ValueError(f"{where}: output_active must be in [1, N/4 = {n // 4}], got {k_out}")
     outputs = vsa.sparse_ternary(rng, nr, n, k_out)

@@ -241,9 +241,10 @@ class CoreWalk:
     ``spikes`` ``(T + 2, 2 N + 1)`` bool as the engine returned them; ``zm`` ``(T, N)`` int8 the
     decoded reference-step states ``z_tau o m_tau`` (``tau = 0 .. T-1``) and ``final`` the state
     after the last step. ``decoded``: the node state after each symbol (end of its release phase;
-    overlaps are taken over the unmasked components), ``correct``: every phase ended in the
-    expected attractor with overlap > 0.5 (as :func:`edgelearn.fsm_sim.walk`'s strict criterion,
-    outputs aside). ``engine``, ``seconds`` (the engine's run only) and ``steps_per_second``.
+    overlaps are taken over the unmasked components), ``decoded_output``: the edge output seen
+    at the end of each hold (None: none), ``correct``: every phase ended in the expected attractor
+    with overlap > 0.5 and every output matched (:func:`edgelearn.fsm_sim.walk`'s strict
+    criterion). ``engine``, ``seconds`` (the engine's run only) and ``steps_per_second``.
     """
 
     engine: str
@@ -255,6 +256,8 @@ class CoreWalk:
     correct: bool
     errors: tuple[str, ...]
     seconds: float
+    expected_output: tuple[str | None, ...] = ()
+    decoded_output: tuple[str | None, ...] = ()
 
     @property
     def steps_per_second(self) -> float:
@@ -290,7 +293,8 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
     zm, final = all_zm[1:-1], all_zm[-1]
     spec = core.fsm.spec
     state = spec.start if start is None else start
-    targets, expected, _ = expected_targets(spec, schedule.symbols, state)
+    targets, expected, expected_out = expected_targets(spec, schedule.symbols, state)
+    outs = core.fsm.outputs.astype(np.float32)
     # phase ends (reference step index of the last step of each phase; phases may be empty)
     axon, phase, _ = core.program(schedule)
     lengths = []
@@ -308,6 +312,7 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
     names = list(spec.states) + [f"edge[{i}]" for i in range(len(spec.transitions))]
     errors: list[str] = []
     decoded: list[str | None] = []
+    decoded_out: list[str | None] = []
     t_end = 0  # z after the phase = state carried into the next reference step
     for j, ((kind, idx), length) in enumerate(zip(targets, lengths, strict=True)):
         t_end += length
@@ -321,6 +326,14 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
         want = idx if kind == "state" else nz + idx
         best = int(np.argmax(ov))
         k = j // 3
+        if j % 3 == 1 and k < len(schedule.symbols):
+            # fraction of each output code's visible components that the network carries
+            seen = outs @ z / np.maximum(np.abs(outs) @ m, 1.0)
+            best_out = int(np.argmax(seen)) if seen.size else -1
+            got = spec.outputs[best_out] if seen.size and seen[best_out] > 0.5 else None
+            decoded_out.append(got)
+            if got != expected_out[k]:
+                errors.append(f"symbol {k}: output {got!r}, expected {expected_out[k]!r}")
         if j % 3 == 2 and k < len(schedule.symbols):
             sb = int(np.argmax(ov[:nz]))
             decoded.append(spec.states[sb] if ov[sb] > 0.5 else None)
@@ -328,7 +341,7 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
             errors.append(f"phase {j} (symbol {k}): nearest {names[best]} ({ov[best]:.3f}), "
                           f"expected {names[want]} ({ov[want]:.3f})")
     return CoreWalk(engine, spikes, zm, final, tuple(expected), tuple(decoded), not errors,
-                    tuple(errors), seconds)
+                    tuple(errors), seconds, tuple(expected_out), tuple(decoded_out))
 
 
 def events_to_schedule(events: Sequence[tuple[float, float, str]], *, step: float,

@@ -81,6 +81,8 @@ def test_runtime_equals_numpy_reference(demo):
     assert np.array_equal(run.zm, want)
     assert np.array_equal(run.final, ref.final_state)
     assert run.decoded == run.expected == ref.expected
+    assert run.decoded_output == ref.decoded_output == run.expected_output
+    assert "chime" in run.decoded_output
 
 
 def test_twin_equals_runtime(demo):
@@ -106,6 +108,7 @@ def test_start_state_and_masking_on_core(demo):
     run = fsm_core.run_on_core(core, sched, start="floor3")
     assert run.correct, run.errors
     assert run.decoded == ("floor3_open", "floor3", "floor3", "halted")
+    assert run.decoded_output == ("chime", None, None, "siren")
     _, want = reference(core, sched, start="floor3")
     assert np.array_equal(run.zm, want)
 
