@@ -329,3 +329,76 @@ def test_cli_deploy_and_device_info(emu_tcp, tmp_path, capsys):
     assert "loaded" in out and "saved: generation" in out and "model loaded" in out
     assert main(["device", "ping", "--port", emu_tcp.url]) == 0
     assert main(["device", "info", "--port", "socket://127.0.0.1:1", "--timeout", "0.1"]) == 1
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_networks_on_device_equal_runtime(emu_tcp, seed):
+    """Random networks (dense/sparse, recurrent, plastic with each shipped rule), random events,
+    third factors and learning switches: counts of every population and every connection's
+    weights equal the in-process runtime's."""
+    from edgelearn import INPUT, Connection, Network, Population, rule, runtime
+
+    rng = np.random.default_rng(seed)
+    rules = ["stdp", "rstdp", "error_triggered", "hebbian_write"]
+    sizes = rng.integers(3, 20, int(rng.integers(1, 4)))
+    pops = tuple(Population(f"p{i}", int(n), du=int(rng.integers(0, 4096)),
+                            dv=int(rng.integers(0, 4096)), vth_mant=int(rng.integers(1, 80)),
+                            bias_mant=rng.integers(-20, 30, int(n)),
+                            bias_exp=int(rng.integers(0, 3)),
+                            refractory=int(rng.integers(1, 4))) for i, n in enumerate(sizes))
+    n_in = int(rng.integers(4, 40))
+    conns = []
+    for k in range(int(rng.integers(1, 5))):
+        src = INPUT if k == 0 or rng.random() < 0.3 else f"p{rng.integers(len(pops))}"
+        dst = f"p{rng.integers(len(pops))}"
+        ns = n_in if src == INPUT else int(sizes[int(src[1:])])
+        nd = int(sizes[int(dst[1:])])
+        r = rule.shipped(rules[int(rng.integers(4))]) if rng.random() < 0.6 else None
+        w_exp = int(rng.integers(-2, 3))
+        if rng.random() < 0.4:
+            keep = rng.random((nd, ns)) < 0.4
+            conns.append(Connection(src, dst, rng.integers(-80, 120, int(keep.sum())), w_exp=w_exp,
+                                    indptr=np.concatenate([[0], np.cumsum(keep.sum(1))]),
+                                    indices=np.nonzero(keep)[1], rule=r))
+        else:
+            conns.append(Connection(src, dst, rng.integers(-80, 120, (nd, ns)), w_exp=w_exp,
+                                    rule=r))
+    net = Network(n_in, pops, tuple(conns), seed=int(rng.integers(1 << 31)))
+    art = artifact.Artifact(net, None, artifact.Readout(len(pops) - 1, 90, -20, 10))
+    core = runtime.Core(net)
+    core.set_learning(False)
+    lo = [sum(int(n) for n in sizes[:i]) for i in range(len(sizes))]
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(art))
+        third = np.zeros(core.n_neurons, np.int64)
+        counts = np.zeros(core.n_neurons, np.int64)
+        for _ in range(6):
+            T = int(rng.integers(5, 40))
+            x = rng.random((T, n_in)) < 0.15
+            t, a = np.nonzero(x)
+            learn = bool(rng.random() < 0.7)
+            dev.learn(learn)
+            core.set_learning(learn)
+            p = int(rng.integers(len(pops)))
+            if rng.random() < 0.5 and p == len(pops) - 1:
+                c = int(rng.integers(-1, int(sizes[p])))
+                dev.label(c, population=p)
+                third[lo[p]:lo[p] + sizes[p]] = 0 if c < 0 else -20
+                if c >= 0:
+                    third[lo[p] + c] = 90
+            else:
+                r = int(rng.integers(-128, 128))
+                dev.third(r, population=p)
+                third[lo[p]:lo[p] + sizes[p]] = r
+            core.set_third(third)
+            start = core.time
+            dev.stream(t + start, a, start + T)
+            counts += core.run(x).s.sum(0)
+        for i in range(len(pops)):
+            np.testing.assert_array_equal(dev.read_counts(population=i),
+                                          counts[lo[i]:lo[i] + sizes[i]])
+        for k, c in enumerate(net.connections):
+            # plastic: as learned; others: the artifact's mantissas (matrix or CSR values)
+            want = F.artifact_order(art, k, core.weights(k)) if c.plastic else np.asarray(c.weights)
+            np.testing.assert_array_equal(dev.read_weights(k).reshape(-1), want.reshape(-1))
+        assert dev.info().step == core.time
