@@ -53,7 +53,7 @@ class MetaConfig:
     remat: bool = False               # jax.checkpoint each shot of the inner loop
     train_features: bool = True       # fine-tune the extractor in the outer loop
     lr_w: float = 0.1                 # Adam steps per parameter group (their own units)
-    lr_neuron: float = 1.0
+    lr_neuron: float = 5.0
     lr_hyper: float = 0.5
     lr_w0: float = 0.5
     lr_beta: float = 0.01

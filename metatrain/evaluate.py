@@ -147,18 +147,25 @@ def _twin_fn(topo, proto):
 
 
 def twin_counts(network, proto, eps: Episodes, *, chunk: int = 8) -> np.ndarray:
-    """Readout spike counts ``(E, N*Q, ways)`` of every episode on the twin."""
+    """Readout spike counts ``(E, N*Q, ways)`` of every episode on the twin (in chunks of
+    ``chunk`` episodes, the last one padded, so one compiled program serves every call)."""
     import jax.numpy as jnp
 
     from edgelearn import twin
 
     fn = _twin_fn(twin.topology(network), proto)
     params = twin.params_from_network(network)
-    outs = [np.asarray(fn(params, jnp.asarray(eps.S[a:a + chunk], jnp.float32),
-                          jnp.asarray(eps.L[a:a + chunk]),
-                          jnp.asarray(eps.Q[a:a + chunk], jnp.float32)))
-            for a in range(0, len(eps.S), chunk)]
-    return np.concatenate(outs).astype(np.int64)
+    n = len(eps.S)
+
+    def padded(x):
+        pad = (-n) % chunk
+        return np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
+
+    S, L, Q = padded(eps.S), padded(eps.L), padded(eps.Q)
+    outs = [np.asarray(fn(params, jnp.asarray(S[a:a + chunk], jnp.float32),
+                          jnp.asarray(L[a:a + chunk]), jnp.asarray(Q[a:a + chunk], jnp.float32)))
+            for a in range(0, len(S), chunk)]
+    return np.concatenate(outs)[:n].astype(np.int64)
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -230,18 +237,23 @@ def handset_network(network, proto):
     return Network(network.n_inputs, network.populations, tuple(conns), seed=network.seed)
 
 
-def features(network, proto, X: np.ndarray, *, chunk: int = 64) -> np.ndarray:
-    """Spike counts of every neuron before the readout population, ``(..., F)``."""
+def features(network, proto, X: np.ndarray, *, chunk: int = 32) -> np.ndarray:
+    """Spike counts of every neuron before the readout population, ``(..., F)`` (the twin,
+    in fixed-size chunks so that one compiled program serves every call)."""
     import jax.numpy as jnp
 
     from edgelearn import twin
 
     flat = X.reshape((-1,) + X.shape[-2:])
+    n = len(flat)
+    pad = (-n) % chunk
+    if pad:
+        flat = np.concatenate([flat, np.zeros((pad,) + flat.shape[1:], flat.dtype)])
     outs = []
     for a in range(0, len(flat), chunk):
         res = twin.simulate(network, inputs=jnp.asarray(flat[a:a + chunk], jnp.float32))
         outs.append(np.asarray(res.spikes[..., :proto.out_offset].sum(-2)))
-    return np.concatenate(outs).reshape(X.shape[:-2] + (-1,))
+    return np.concatenate(outs)[:n].reshape(X.shape[:-2] + (-1,))
 
 
 def ncm_predict(fs, ls, fq, ways) -> np.ndarray:

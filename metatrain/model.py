@@ -66,17 +66,18 @@ class ModelConfig:
     hid_w_exp: int = 0
     hid_refractory: int = 1
     w_init_std: float = 30.0
-    out_du: int = 1024
-    out_dv: int = 256
-    out_vth: int = 200
+    out_du: int = 4095
+    out_dv: int = 0
+    out_vth: int = 2000
     out_w_exp: int = 0
     out_refractory: int = 1
-    rule: str = ("dw = 16 * 2^-12 * x1 * (r - y1) when |r - y1| > 8\n"
-                 "x1.decay = 205\nx1.impulse = 512\ny1.decay = 205\ny1.impulse = 512\n"
+    w0_init: float = -3.0
+    rule: str = ("dw = 4 * 2^-14 * x1 * (r - y1) when |r - y1| > 8\n"
+                 "x1.decay = 205\nx1.impulse = 128\ny1.decay = 41\ny1.impulse = 64\n"
                  "t_epoch = 10\n")
     r_pos: int = 64
     r_neg: int = 0
-    beta: float = 0.3
+    beta: float = 1.0
     seed: int = 1  # the network's PRNG seed (stochastic rounding)
 
     @property
@@ -94,7 +95,7 @@ def init_theta(cfg: ModelConfig, key: jax.Array) -> dict[str, Any]:
                 "bias_mant": jnp.zeros((cfg.hidden,), _F)},
         "out": {"du": jnp.asarray(cfg.out_du, _F), "dv": jnp.asarray(cfg.out_dv, _F),
                 "vth_mant": jnp.asarray(cfg.out_vth, _F), "bias_mant": jnp.asarray(0.0, _F)},
-        "w0": jnp.zeros((cfg.hidden,), _F),
+        "w0": jnp.full((cfg.hidden,), cfg.w0_init, _F),
         "hyper": plasticity.hyper_params(cfg.parsed_rule),
         "beta": jnp.asarray(cfg.beta, _F),
     }

@@ -21,7 +21,7 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
     curve = []
     for k in E.shots_curve:
-        eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=5,
+        eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=E.queries,
                                  episodes=E.curve_episodes, seed=cfg.seed + 1)
         r = ev.evaluate(art, eps_k, engine="twin", baselines=E.baselines,
                         transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)

@@ -1,0 +1,88 @@
+"""Meta-training cost: time of one outer step and peak memory, full vs first-order, with and
+without ``jax.checkpoint`` (remat) of the inner loop's shots.
+
+Each case runs in its own process (``ru_maxrss`` is per process and never goes down): the
+glyphs config's network and episode shapes, random rasters, one compile then ``--reps`` timed
+outer steps (loss + gradient + Adam). Prints a table and returns the figures.
+
+    python tests/bench/bench_metatrain.py [--shots 1] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASE = r"""
+import json, resource, sys, time, dataclasses
+import jax, numpy as np
+from metatrain import config, model, train
+cfg, _ = config.load(sys.argv[1])
+order, remat, shots, batch, reps = sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+cfg = dataclasses.replace(cfg, meta=dataclasses.replace(cfg.meta, order=order, remat=remat, batch=batch))
+m, e = cfg.model, cfg.episode
+rng = np.random.default_rng(0)
+S = (rng.random((batch, e.ways * shots, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
+Q = (rng.random((batch, e.ways * e.queries, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
+L = np.tile(np.tile(np.arange(e.ways), shots), (batch, 1))
+QL = np.tile(np.repeat(np.arange(e.ways), e.queries), (batch, 1))
+theta = model.init_theta(m, jax.random.PRNGKey(0))
+mesh = train.make_mesh()
+tx = train.meta_optimizer(cfg, theta)
+step = train.make_meta_step(cfg, tx, mesh)
+st = tx.init(theta)
+args = train.put_batch(mesh, (S, L, Q, QL))
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter(); theta, st, met = step(theta, st, *args); jax.block_until_ready(met)
+compile_s = time.perf_counter() - t
+t = time.perf_counter()
+for _ in range(reps):
+    theta, st, met = step(theta, st, *args)
+jax.block_until_ready(met)
+step_s = (time.perf_counter() - t) / reps
+print(json.dumps({"order": order, "remat": remat, "shots": shots, "batch": batch,
+                  "compile_s": round(compile_s, 2), "step_s": round(step_s, 3),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "rss_before_step_mb": round(rss0, 1)}))
+"""
+
+
+def run_case(cfg: Path, order: str, remat: bool, shots: int, batch: int, reps: int) -> dict:
+    r = subprocess.run([sys.executable, "-c", CASE, str(cfg), order, "1" if remat else "0",
+                        str(shots), str(batch), str(reps)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=1800)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main(out_dir=None, *, shots: int = 5, batch: int = 8, reps: int = 3) -> dict:
+    cfg = ROOT / "metatrain" / "configs" / "glyphs.toml"
+    rows = []
+    for order in ("full", "first"):
+        for remat in (False, True):
+            rows.append(run_case(cfg, order, remat, shots, batch, reps))
+            r = rows[-1]
+            print(f"order={r['order']:5s} remat={int(r['remat'])} shots={r['shots']} "
+                  f"batch={r['batch']}: step {r['step_s']:.3f} s, compile {r['compile_s']:.1f} s, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MiB", flush=True)
+    res = {"config": str(cfg.relative_to(ROOT)), "cases": rows,
+           "note": "one process per case; peak RSS = ru_maxrss (includes the XLA compile)"}
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return res
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shots", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    print(json.dumps(main(None, shots=a.shots, batch=a.batch, reps=a.reps), indent=1))

@@ -1,0 +1,221 @@
+"""Meta-training: the inner loop's device semantics, gradients (full / first-order / remat),
+configs, and the end-to-end smoke run through the CLI (run folder, resume, artifact, evaluate).
+
+The 2-device check lives in tests/test_metatrain_sharding.py (it needs its own process).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from edgelearn import artifact, twin
+from metatrain import config, data, model
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "metatrain" / "configs" / "smoke.toml"
+
+TINY = model.ModelConfig(n_inputs=578, hidden=12, ways=3, steps=12, hid_vth=150, out_vth=60)
+
+
+def tiny_episode(seed=0, shots=1, queries=2):
+    rng = np.random.default_rng(seed)
+    n = TINY.ways
+    S = (rng.random((n * shots, TINY.steps, TINY.n_inputs)) < 0.08).astype(np.float32)
+    Q = (rng.random((n * queries, TINY.steps, TINY.n_inputs)) < 0.08).astype(np.float32)
+    L = np.tile(np.arange(n), shots)
+    QL = np.repeat(np.arange(n), queries)
+    return S, L, Q, QL
+
+
+def tiny_theta(seed=0):
+    th = model.init_theta(TINY, jax.random.PRNGKey(seed))
+    th["w_in"] = jnp.abs(th["w_in"])  # excitatory: the hidden layer is active on random input
+    th["w0"] = th["w0"] + 20.0
+    return th
+
+
+def test_learning_happens_in_shots_only_and_queries_leave_weights():
+    th = tiny_theta()
+    S, L, Q, _ = tiny_episode()
+    topo, proto = model.topology(TINY), model.Protocol.of(TINY)
+    params = model.to_params(TINY, th)
+    st = model.learn(topo, proto, params, S, L)
+    w0 = np.asarray(params.conns[1].w)
+    w = np.asarray(st.plastic[1].w)
+    assert not np.array_equal(w, w0), "the shots must change the readout weights"
+    assert np.array_equal(w, np.round(w)), "weights stay integers"
+    # queries run with learning off: weights unchanged after a query
+    q_state = twin.set_learning(twin.reset_neurons(st), False)
+    res = twin.simulate(topo, params, q_state, Q[0])
+    assert np.array_equal(np.asarray(res.final_state.plastic[1].w), w)
+    # and the query counts are those of model.query_counts
+    counts = model.query_counts(topo, proto, params, st, Q)
+    o = proto.out_offset
+    assert np.array_equal(np.asarray(counts[0]), np.asarray(res.spikes[:, o:o + TINY.ways].sum(0)))
+
+
+def test_inner_loop_matches_sample_by_sample_protocol():
+    # the scan over shots equals driving the twin by hand, one sample at a time
+    th = tiny_theta(1)
+    S, L, _, _ = tiny_episode(1)
+    net = model.to_network(TINY, jax.tree.map(np.asarray, th))
+    params = twin.params_from_network(net)
+    topo, proto = twin.topology(net), model.Protocol.of(TINY)
+    st = twin.init_state(net)
+    for s, lab in zip(S, L, strict=True):
+        st = twin.reset_neurons(st)
+        st = twin.simulate(net, params, st, s, third=model.third_factor(
+            proto, topo.n_neurons, lab)).final_state
+    ref = model.learn(topo, proto, params, S, L)
+    assert np.array_equal(np.asarray(ref.plastic[1].w), np.asarray(st.plastic[1].w))
+    assert int(ref.t) == int(st.t) == len(S) * TINY.steps
+
+
+def test_shot_order_is_round_robin():
+    assert model.shot_order(np.array([0, 0, 1, 1, 2, 2]), 3).tolist() == [0, 2, 4, 1, 3, 5]
+
+
+def _grads(order, remat):
+    th = tiny_theta(2)
+    S, L, Q, QL = tiny_episode(2, shots=2)
+
+    def f(t):
+        return model.episode_loss(TINY, t, S, L, Q, QL, order=order, remat=remat)[0]
+
+    return jax.jit(jax.grad(f))(th)
+
+
+def test_gradients_full_first_order_and_remat():
+    full = _grads("full", False)
+    first = _grads("first", False)
+    remat = _grads("full", True)
+    for g in (full, first):
+        leaves = jax.tree.leaves(g)
+        assert all(np.all(np.isfinite(np.asarray(x))) for x in leaves)
+        assert float(jnp.abs(g["hyper"].coef).sum()) > 0, "the rule's coefficient gets a gradient"
+        assert float(jnp.abs(g["w0"]).sum()) > 0
+    # remat recomputes the same forward: same gradients up to float reassociation
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(remat), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    # first order drops cross-shot Jacobians: a different gradient
+    assert not np.allclose(np.asarray(full["hyper"].coef), np.asarray(first["hyper"].coef))
+
+
+def test_export_is_the_quantised_theta():
+    th = tiny_theta(3)
+    net = model.to_network(TINY, jax.tree.map(np.asarray, th))
+    a = twin.params_from_network(net)
+    b = model.to_params(TINY, th)
+    S, L, Q, _ = tiny_episode(3)
+    topo, proto = model.topology(TINY), model.Protocol.of(TINY)
+    ca = model.query_counts(topo, proto, a, model.learn(topo, proto, a, S, L), Q)
+    cb = model.query_counts(topo, proto, b, model.learn(topo, proto, b, S, L), Q)
+    assert np.array_equal(np.asarray(ca), np.asarray(cb))
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="unknown key 'bogus'"):
+        config.from_dict({"meta": {"bogus": 1}})
+    with pytest.raises(ValueError, match="order"):
+        config.from_dict({"meta": {"order": "second"}})
+    with pytest.raises(ValueError, match="disjoint"):
+        config.from_dict({"data": {"train_classes": [0, 50], "val_classes": [40, 60]}})
+    cfg, _ = config.load(SMOKE)
+    assert cfg.episode.ways == cfg.model.ways
+
+
+def test_episode_sampling_is_seeded_and_disjoint():
+    imap = data.input_map_for("glyphs", dt_us=10000)
+    pool = data.RasterPool.build("glyphs", range(6), 3, imap, 10, seed=0)
+    a = data.episode_batch(pool, 0, "train", 5, 2, 3, 1, 2)
+    b = data.episode_batch(pool, 0, "train", 5, 2, 3, 1, 2)
+    c = data.episode_batch(pool, 1, "train", 5, 2, 3, 1, 2)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+    assert a[0].shape == (2, 3, 10, 578) and a[2].shape == (2, 6, 10, 578)
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "edgelearn", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    r = _cli("metatrain", str(SMOKE), "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_smoke_run_folder(smoke_run):
+    out = smoke_run
+    for name in ("config.toml", "run.json", "metrics.jsonl", "model.elm", "report.json",
+                 "learning_curve.png", "shots.png", "checkpoints/last.pkl"):
+        assert (out / name).exists(), name
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    phases = {r["phase"] for r in recs}
+    assert {"pretrain", "meta", "val", "timing"} <= phases
+    rep = json.loads((out / "report.json").read_text())
+    for m in ("metatrained", "handset", "transfer", "ncm"):
+        assert 0.0 <= rep["test"][m]["acc"] <= 1.0
+    art = artifact.load(out / "model.elm")
+    assert art.readout is not None and art.input_map.n_axons == art.network.n_inputs
+    assert art.manifest["kind"] == "oneshot"
+    assert art.manifest["config"]["name"] == "smoke"
+    assert "source_version" in art.manifest and "metrics" in art.manifest
+    assert art.network.connections[1].plastic
+
+
+def test_smoke_resume_continues_from_checkpoint(smoke_run, tmp_path):
+    # resuming a finished run trains nothing more and gives the same artifact's network
+    import shutil
+
+    out = tmp_path / "resumed"
+    shutil.copytree(smoke_run, out)
+    before = artifact.load(out / "model.elm").network
+    r = _cli("metatrain", str(SMOKE), "--out", str(out), "--quiet", "--resume", "--no-eval")
+    assert r.returncode == 0, r.stderr[-3000:]
+    after = artifact.load(out / "model.elm").network
+    for c0, c1 in zip(before.connections, after.connections, strict=True):
+        assert np.array_equal(c0.weights, c1.weights)
+    assert c1.rule.hyper() == c0.rule.hyper()
+
+
+def test_evaluate_cli_twin(smoke_run):
+    r = _cli("evaluate", str(smoke_run / "model.elm"), "--data", "glyphs:classes=1000-1006",
+             "--ways", "5", "--shots", "1", "--queries", "1", "--episodes", "2",
+             "--engine", "twin")
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert res["engine"] == "twin" and res["metatrained"]["episodes"] == 2
+
+
+def test_evaluate_cli_bad_input(tmp_path):
+    r = _cli("evaluate", str(tmp_path / "missing.elm"))
+    assert r.returncode == 2 and "error" in r.stderr
+
+
+def test_c_runtime_predictions_equal_twin(smoke_run):
+    from metatrain import evaluate as ev
+
+    art = artifact.load(smoke_run / "model.elm")
+    proto = model.Protocol.of_artifact(art)
+    eps = ev.make_episodes(art, "glyphs", ways=5, shots=1, queries=1, episodes=2)
+    try:
+        c = ev.runtime_counts(art.network, proto, eps)
+    except ev.RuntimeUnavailable as e:
+        pytest.skip(f"C runtime without on-chip learning: {e}")
+    t = ev.twin_counts(art.network, proto, eps)
+    assert np.array_equal(c, t)
+    assert dataclasses.is_dataclass(art.readout)
