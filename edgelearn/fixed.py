@@ -58,6 +58,13 @@ def quantize(x: jax.Array, lo: int, hi: int) -> jax.Array:
     return straight_through(jnp.clip(jnp.floor(x + 0.5), lo, hi), jnp.clip(x, lo, hi))
 
 
+def quantize_between(x: jax.Array, lo, hi) -> jax.Array:
+    """:func:`quantize` with per-element integer bounds ``lo``, ``hi`` (arrays)."""
+    x = jnp.asarray(x, _F)
+    lo, hi = jnp.asarray(lo, _F), jnp.asarray(hi, _F)
+    return straight_through(jnp.clip(jnp.floor(x + 0.5), lo, hi), jnp.clip(x, lo, hi))
+
+
 # --------------------------------------------------------------------------- wrap and saturate
 
 

@@ -68,17 +68,28 @@ def hyper_params(rule: Rule) -> HyperParams:
                        impulse=jnp.asarray(h.impulse, _F), gate=jnp.asarray(h.gate, _F))
 
 
-def quantized(hp: HyperParams) -> HyperParams:
-    """Straight-through quantization of every hyperparameter to its deployed range."""
-    return HyperParams(coef=fixed.quantize(hp.coef, C.COEF_MANT_MIN, C.COEF_MANT_MAX),
+def _coef_limits(rule: Rule | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if rule is None:
+        return np.full(n, C.COEF_MANT_MIN), np.full(n, C.COEF_MANT_MAX)
+    lim = np.array([t.mant_limit() for _, t in rule.terms])
+    return np.maximum(-lim, C.COEF_MANT_MIN), np.minimum(lim, C.COEF_MANT_MAX)
+
+
+def quantized(hp: HyperParams, rule: Rule | None = None) -> HyperParams:
+    """Straight-through quantization of every hyperparameter to its deployed range; with the
+    ``rule``, each coefficient mantissa is also kept within the width its term allows
+    (:meth:`edgelearn.rule.Term.mant_limit`), so a trained value always deploys."""
+    lo, hi = _coef_limits(rule, hp.coef.shape[-1])
+    return HyperParams(coef=fixed.quantize_between(hp.coef, lo, hi),
                        decay=fixed.quantize(hp.decay, 0, C.DECAY_MAX),
                        impulse=fixed.quantize(hp.impulse, 0, C.IMPULSE_MAX),
                        gate=fixed.quantize(hp.gate, 0, 32767))
 
 
-def to_hyper(hp: HyperParams) -> Hyper:
-    """The integers that get deployed for these float hyperparameters."""
-    q = jax.tree.map(lambda a: np.asarray(a).astype(np.int64).tolist(), quantized(hp))
+def to_hyper(hp: HyperParams, rule: Rule | None = None) -> Hyper:
+    """The integers that get deployed for these float hyperparameters (pass the ``rule`` to
+    apply its width limits, as the twin does)."""
+    q = jax.tree.map(lambda a: np.asarray(a).astype(np.int64).tolist(), quantized(hp, rule))
     return Hyper(coef=tuple(q.coef), decay=tuple(q.decay), impulse=tuple(q.impulse),
                  gate=tuple(q.gate))
 
@@ -108,7 +119,7 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
     ``mask`` the stored synapses of a sparse connection (1) or ``None`` (dense); ``learn``
     the core-wide learning switch (off: traces and epochs go on, ``w`` and ``e`` stay).
     """
-    q = quantized(hp)
+    q = quantized(hp, rule)
     n_dst, n_src = ps.w.shape[-2:]
     src_idx = jnp.arange(n_src, dtype=jnp.uint32)
     dst_idx = jnp.arange(n_dst, dtype=jnp.uint32)

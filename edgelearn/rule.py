@@ -87,11 +87,19 @@ class Term:
     gate: Factor | None = None
     gate_th: int = 0
 
-    def bound(self) -> int:
-        b = abs(self.mant)
+    def factor_bound(self) -> int:
+        """Largest magnitude of the product of the factors (without the mantissa)."""
+        b = 1
         for f in self.factors:
             b *= f.bound()
         return b
+
+    def bound(self) -> int:
+        return abs(self.mant) * self.factor_bound()
+
+    def mant_limit(self) -> int:
+        """Largest mantissa magnitude that keeps ``|P| < 2^24`` (the accumulator width)."""
+        return min(-C.COEF_MANT_MIN, (C.PRODUCT_LIMIT - 1) // max(self.factor_bound(), 1))
 
     def text(self) -> str:
         coef = f"{self.mant} * 2^{self.exp}" if self.mant not in (1, -1) else (
@@ -130,6 +138,11 @@ class Hyper:
             for k, v in enumerate(vals):
                 if not lo <= int(v) <= hi:
                     raise ValueError(f"hyper.{name}[{k}] = {v} is out of range [{lo}, {hi}]")
+        for k, (_, term) in enumerate(rule.terms):
+            lim = term.mant_limit()
+            if abs(int(self.coef[k])) > lim:
+                raise ValueError(f"hyper.coef[{k}] = {self.coef[k]} makes term {k} too wide for "
+                                 f"the accumulator (|mantissa| <= {lim} keeps |P| < 2^24)")
         return self
 
 

@@ -234,3 +234,16 @@ def test_c_runtime_set_hyper_mid_run_matches_the_twin():
     with pytest.raises(runtime.RuntimeStatusError, match="EL_ERR_RULE_STRUCTURE"):
         core.set_rule(0, rule.parse(STDP))
     np.testing.assert_array_equal(np.asarray(ps.w).astype(np.int64), core.weights(0))
+
+
+def test_hyperparameters_respect_the_accumulator_width():
+    # x1 * y1 * w can reach 127 * 127 * 128 = 2,064,512, so |mantissa| <= 8 keeps |P| < 2^24
+    r = rule.parse("dw = 2^-9 * x1 * y1 * w")
+    assert r.terms[0][1].mant_limit() == 8
+    with pytest.raises(ValueError, match="too wide for the accumulator"):
+        r.with_hyper(rule.Hyper(coef=(127,), decay=(0,) * 5, impulse=(0,) * 5, gate=()))
+    # the twin quantizes a trained mantissa into that limit, so what it trains deploys
+    hp = plasticity.hyper_params(r)
+    hp = plasticity.HyperParams(coef=jnp.asarray([90.0]), decay=hp.decay, impulse=hp.impulse,
+                                gate=hp.gate)
+    assert plasticity.to_hyper(hp, r).coef == (8,)
