@@ -49,6 +49,8 @@ CASES = {
     "binary_sigma5": "1-bit weights sgn(W) + Gaussian noise sigma = 5 (-0.8 dB), synchronous",
     "sparse98": "ternary weights, 98 % zeros (largest |W| kept), synchronous",
     "async_p0.1": "ideal weights, each neuron updates with probability 0.1 per step",
+    "async_input20": "ideal weights, each neuron sees every input change after its own random "
+                     "delay of 0 to 20 steps (asynchronous input), synchronous updates",
 }
 
 
@@ -161,7 +163,7 @@ def _moves(w: WalkResult) -> list[str | None]:
 def weights_for(case: str, fsm: CompiledFSM, rng: np.random.Generator
                 ) -> tuple[DenseWeights | LowRankWeights, dict]:
     """The weight operator for ``case`` (a key of :data:`CASES`) and facts about it."""
-    if case in ("ideal", "async_p0.1"):
+    if case in ("ideal", "async_p0.1", "async_input20"):
         return LowRankWeights.ideal(fsm), {"weights": "ideal (low rank)"}
     wt = fsm.dense(transposed=True)  # elementwise transforms commute with the transpose
     info: dict = {"max_abs_NW": float(np.max(np.abs(wt)))}
@@ -198,7 +200,8 @@ def robustness_case(case: str, *, n: int = 10_000, n_inputs: int = 100, seed: in
     The machine (default :func:`demo_machine`) is compiled for ``n`` neurons; ``n_inputs``
     symbols are drawn by :func:`random_symbols`; hold, release and rest times are random
     (synchronous: hold and release 2..12 steps, rest 0..6; asynchronous p = 0.1: hold and
-    release 40..80, rest 0..20 — the paper used 40). Everything is seeded by ``seed``.
+    release 40..80, rest 0..20 — the paper used 40; asynchronous input: 30..40 and 0..10).
+    Everything is seeded by ``seed``.
     """
     if case not in CASES:
         raise ValueError(f"unknown case {case!r}; known: {', '.join(CASES)}")
@@ -209,11 +212,16 @@ def robustness_case(case: str, *, n: int = 10_000, n_inputs: int = 100, seed: in
     op, info = weights_for(case, fsm, rng)
     build = time.perf_counter() - t0
     symbols = random_symbols(spec, n_inputs, rng)
-    if case.startswith("async"):
+    if case == "async_p0.1":
         lo_hi = hold or (40, 80)
         sched = random_schedule(symbols, rng, hold=lo_hi, release=lo_hi, rest=(0, 20),
                                 final_rest=20)
         result = walk(fsm, sched, weights=op, update_prob=0.1, rng=rng)
+    elif case == "async_input20":
+        lo_hi = hold or (30, 40)
+        sched = random_schedule(symbols, rng, hold=lo_hi, release=lo_hi, rest=(0, 10),
+                                final_rest=20)
+        result = walk(fsm, sched, weights=op, rng=rng, input_jitter=20)
     else:
         lo_hi = hold or (2, 12)
         sched = random_schedule(symbols, rng, hold=lo_hi, release=lo_hi, rest=(0, 6))

@@ -226,7 +226,8 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
          weights: DenseWeights | LowRankWeights | None = None, update_prob: float = 1.0,
          rng: np.random.Generator | None = None, start: str | None = None,
          z0: np.ndarray | None = None, recompute_fraction: float = 0.125,
-         criterion: str = "strict", record: bool = False) -> WalkResult:
+         criterion: str = "strict", record: bool = False,
+         input_jitter: int = 0) -> WalkResult:
     """Drive ``fsm`` with a schedule of symbols and check the walk against the reference machine.
 
     - ``schedule``: a :class:`Schedule`, or a list of symbols (then ``Schedule.fixed``).
@@ -243,6 +244,9 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
       outputs must match; ``"paper"`` judges only the no-input phases, by overlap > 0.5 with the
       expected node (the pass criterion of the paper's capacity study).
 
+    - ``input_jitter``: asynchronous input (the paper's appendix C): at every change of input,
+      each neuron switches to the new mask only after its own delay, uniform in
+      ``0 .. input_jitter`` steps (drawn from ``rng``); phases are judged at their nominal ends.
     - ``record``: also keep the state after every step (``WalkResult.trajectory``, ``(T, N)``
       int8) and the mask applied at every step (``WalkResult.masks``, ``(T, N)`` int8).
 
@@ -257,6 +261,11 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
         raise ValueError(f"update_prob must be in (0, 1], got {update_prob!r}")
     if p < 1.0 and rng is None:
         raise ValueError("asynchronous updates (update_prob < 1) need an explicit rng")
+    jitter = int(input_jitter)
+    if jitter < 0:
+        raise ValueError(f"input_jitter must be >= 0, got {input_jitter!r}")
+    if jitter and rng is None:
+        raise ValueError("asynchronous input (input_jitter > 0) needs an explicit rng")
     spec = fsm.spec
     sym_idx = [fsm.symbol_index(s) for s in schedule.symbols]  # KeyError for unknown symbols
     op = LowRankWeights.ideal(fsm) if weights is None else weights
@@ -303,9 +312,20 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
     t = 0
     limit = int(recompute_fraction * n)
     end_overlap = []  # per phase: (overlap row or None)
+    current = ones  # the mask each neuron applies now (differs from the nominal one while
+    switch_at = None  # a jittered change is under way: neuron i switches at switch_at[i])
     for mask, ph, k, steps in program:
+        if jitter and steps:
+            start_mask = current
+            switch_at = rng.integers(0, jitter + 1, size=n)
+            step_in_phase = 0
         for _ in range(steps):
-            v_new = (z * mask).astype(np.int8)
+            if jitter:
+                current = np.where(switch_at <= step_in_phase, mask, start_mask).astype(np.int8)
+                step_in_phase += 1
+            else:
+                current = mask
+            v_new = (z * current).astype(np.int8)
             if h is None:
                 h = op.matvec(v_new)
                 n_full += 1
@@ -325,7 +345,7 @@ def walk(fsm: CompiledFSM, schedule: Schedule | Sequence[str], *,
             z = z_next
             if record:
                 traj[t] = z
-                mask_log[t] = mask
+                mask_log[t] = current
             overlaps[t] = readout @ z.astype(np.float32) / n
             phase[t] = ph
             step_symbol[t] = k

@@ -267,6 +267,17 @@ def test_asynchronous_updates_small(small):
         fsm_sim.walk(small, WALK, update_prob=0.5)
 
 
+def test_asynchronous_input_small(small):
+    """Each neuron switches to a new input after its own delay of 0..5 steps (paper app. C)."""
+    rng = np.random.default_rng(3)
+    sched = fsm_sim.Schedule.fixed(WALK, hold=8, release=8, rest=8)
+    r = fsm_sim.walk(small, sched, rng=rng, input_jitter=5, record=True)
+    assert r.correct, r.errors
+    assert 0 < r.masks[sched.rest[0]].sum() < 2000  # partly switched on the first input step
+    with pytest.raises(ValueError, match="explicit rng"):
+        fsm_sim.walk(small, WALK, input_jitter=2)
+
+
 def test_walk_errors(small):
     with pytest.raises(KeyError, match="unknown symbol 'fly'"):
         fsm_sim.walk(small, ["up", "fly"])
