@@ -75,15 +75,20 @@ def _sources() -> list[Path]:
         (csrc_dir() / "tests").glob("artifact_vectors.h"))
 
 
-def build(target: str = "host", *, fuzz: bool = False) -> Path:
+def build(target: str = "host", *, fuzz: bool = False, tool: str | None = None) -> Path:
     """Build the firmware for ``target`` (``host`` or ``qemu``) if needed; return the binary.
 
-    ``fuzz=True`` builds the sanitized dispatcher fuzzer instead (host only)."""
+    ``tool`` builds one of the sanitized host test programs instead: ``"fuzz_app"`` (the
+    dispatcher fuzzer; also ``fuzz=True``) or ``"test_flash"`` (power cuts during SAVE)."""
+    if fuzz:
+        tool = "fuzz_app"
+    if tool is not None and tool not in ("fuzz_app", "test_flash"):
+        raise ValueError(f"unknown tool {tool!r}")
     h = hashlib.sha256()
     for p in _sources():
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     out = _cache_root() / h.hexdigest()[:16]
-    name = "fuzz_app" if fuzz else ("edgelearn_fw.elf" if target == "qemu" else "edgelearn_fw")
+    name = tool or ("edgelearn_fw.elf" if target == "qemu" else "edgelearn_fw")
     binary = out / name
     if binary.is_file():
         return binary
@@ -96,7 +101,8 @@ def build(target: str = "host", *, fuzz: bool = False) -> Path:
         if binary.is_file():
             return binary
         rule = f"{out}/{name}"
-        cmd = ["make", "--no-print-directory", "-C", str(HERE), f"BUILD={out}",
+        cmd = ["make", "--no-print-directory", f"-j{min(os.cpu_count() or 1, 4)}", "-C", str(HERE),
+               f"BUILD={out}",
                f"CSRC={csrc_dir()}", rule]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0 or not binary.is_file():

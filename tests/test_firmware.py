@@ -8,10 +8,10 @@ import os
 import subprocess
 import time
 
+import fw_common as F
 import numpy as np
 import pytest
 
-import fw_common as F
 from edgelearn import artifact
 from edgelearn import protocol as P
 from edgelearn.device import Device
@@ -102,6 +102,17 @@ def test_power_cut_at_any_byte_of_save_keeps_the_last_good_model(tmp_path):
                 assert dev.save()[0] == gen
                 good = new
     assert len(points) >= 50
+
+
+def test_power_cut_at_every_byte_in_process():
+    """The two-slot store in C, cut at every byte of three SAVEs (ASan + UBSan)."""
+    try:
+        binary = launcher.build("host", tool="test_flash")
+    except launcher.FirmwareError as e:
+        pytest.skip(f"cannot build the flash test: {e}")
+    r = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    print(r.stdout.strip())
 
 
 # ---- fuzzing the dispatcher ---------------------------------------------------------------
