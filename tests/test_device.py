@@ -402,3 +402,27 @@ def test_random_networks_on_device_equal_runtime(emu_tcp, seed):
             want = F.artifact_order(art, k, core.weights(k)) if c.plastic else np.asarray(c.weights)
             np.testing.assert_array_equal(dev.read_weights(k).reshape(-1), want.reshape(-1))
         assert dev.info().step == core.time
+
+
+def test_cli_emulator_prints_url_serves_and_stops_on_interrupt():
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgelearn", "emulator", "--tcp",
+                             "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("socket://127.0.0.1:")
+        with Device(url) as dev:
+            assert dev.info().proto_version == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    bad = subprocess.run([sys.executable, "-m", "edgelearn", "emulator", "--tcp", "0.0.0.0:5"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "loopback" in bad.stderr
