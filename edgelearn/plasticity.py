@@ -138,6 +138,24 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
     env = {"x0": x0[..., None, :], "x1": x[..., None, 0, :], "x2": x[..., None, 1, :],
            "y0": y0[..., :, None], "y1": y[..., 0, :, None], "y2": y[..., 1, :, None],
            "y3": y[..., 2, :, None], "r": r_dst[..., :, None], "w": ps.w, "e": ps.e}
+    epoch = (t % rule.t_epoch) == 0
+    apply = jnp.logical_and(epoch, jnp.asarray(learn) > 0)
+
+    def learn_epoch():
+        return _epoch(rule, q, env, ps, seed=seed, t=t, conn=conn, mask=mask,
+                      src_idx=src_idx, dst_idx=dst_idx)
+
+    # a real branch when not batched: the rule costs nothing between epochs
+    w, e = jax.lax.cond(apply, learn_epoch, lambda: (ps.w, ps.e))
+    x0 = jnp.where(epoch, 0.0, x0)
+    y0 = jnp.where(epoch, 0.0, y0)
+    return PlasticState(w=w, e=e, x=x, y=y, x0=x0, y0=y0)
+
+
+def _epoch(rule: Rule, q: HyperParams, env: dict[str, jax.Array], ps: PlasticState, *,
+           seed, t, conn: int, mask, src_idx, dst_idx) -> tuple[jax.Array, jax.Array]:
+    """The learning epoch (spec 5.4): every target from the old values, then clamped."""
+    n_src = ps.w.shape[-1]
     syn_idx = (dst_idx[:, None] * jnp.uint32(n_src) + src_idx[None, :])
     coef_i, gate_i = 0, 0
     new = {}
@@ -167,19 +185,12 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
                 if rule.rounding == "stochastic" else None)
         d_exact = fixed.learn_round(acc, rule.rounding, word)
         new[tgt] = fixed.straight_through(d_exact, relaxed)
-    old_w = ps.w
-    w = fixed.clamp(old_w + new["dw"], float(rule.w_min), float(rule.w_max))
+    w = fixed.clamp(ps.w + new["dw"], float(rule.w_min), float(rule.w_max))
     e = fixed.clamp(ps.e + new["de"], float(C.TAG_MIN), float(C.TAG_MAX)) if "de" in new else ps.e
     if mask is not None:
-        w = jnp.where(mask > 0, w, old_w)
+        w = jnp.where(mask > 0, w, ps.w)
         e = jnp.where(mask > 0, e, ps.e)
-    epoch = (t % rule.t_epoch) == 0
-    apply = jnp.logical_and(epoch, jnp.asarray(learn) > 0)
-    w = jnp.where(apply, w, old_w)
-    e = jnp.where(apply, e, ps.e)
-    x0 = jnp.where(epoch, 0.0, x0)
-    y0 = jnp.where(epoch, 0.0, y0)
-    return PlasticState(w=w, e=e, x=x, y=y, x0=x0, y0=y0)
+    return w, e
 
 
 assert set(VARIABLES) == {"x0", "x1", "x2", "y0", "y1", "y2", "y3", "r", "w", "e"}
