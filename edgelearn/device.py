@@ -297,7 +297,7 @@ class Device:
 
     def run(self, steps: int) -> P.RunOk:
         """Advance ``steps`` timesteps (queued events are input at their step)."""
-        return self.request(P.Run(int(steps)), timeout=self.timeout + steps * 1e-4)  # type: ignore[return-value]
+        return self.request(P.Run(int(steps)), timeout=self.timeout + steps * 1e-3)  # type: ignore[return-value]
 
     def stream(self, t: Sequence[int] | np.ndarray, addr: Sequence[int] | np.ndarray,
                n_steps: int) -> StreamResult:
