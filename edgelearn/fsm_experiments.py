@@ -33,6 +33,7 @@ __all__ = [
     "CaseResult",
     "capacity_at",
     "capacity_study",
+    "core_mantissas",
     "demo_machine",
     "random_machine",
     "random_symbols",
@@ -190,6 +191,30 @@ def weights_for(case: str, fsm: CompiledFSM, rng: np.random.Generator
     else:
         raise ValueError(f"unknown case {case!r}; known: {', '.join(CASES)}")
     return op, info
+
+
+def core_mantissas(case: str, fsm: CompiledFSM, rng: np.random.Generator) -> np.ndarray:
+    """Even int8 mantissas for :func:`edgelearn.fsm_core.core_network` under ``case``:
+
+    - ``"int8"``: ``N W`` itself (exact for the demonstration machine);
+    - ``"binary_sigma2"`` / ``"binary_sigma5"``: the noisy 1-bit matrix ``sgn(W) + sigma chi``
+      on a grid of 0.4 (``2 round(2.5 w)``, clipped to ``[-126, 126]``): the analog noise must
+      be digitised somehow on the core; this grid keeps every row sum within the exponent range;
+    - ``"sparse98"``: ``2 sgn(W)`` on the largest 2 % of ``|W|`` (use ``sparse=True``).
+    """
+    w = fsm.dense()
+    if case == "int8":
+        mant, _ = _fsm.quantize_int8(w, even=True)
+        return mant
+    if case.startswith("binary_sigma"):
+        sigma = float(case.removeprefix("binary_sigma"))
+        noisy = _fsm.add_weight_noise(_fsm.binarize(w), sigma, rng)
+        del w
+        return (2 * np.clip(np.round(2.5 * noisy), -63, 63)).astype(np.int8)
+    if case == "sparse98":
+        return (2 * _fsm.sparsify(w, 0.98, rng)).astype(np.int8)
+    raise ValueError(f"no core mantissas for case {case!r} (int8, binary_sigma2, "
+                     f"binary_sigma5, sparse98)")
 
 
 def robustness_case(case: str, *, n: int = 10_000, n_inputs: int = 100, seed: int = 0,

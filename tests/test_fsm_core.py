@@ -137,6 +137,22 @@ def test_sparsified_weights_on_core_match_reference():
     assert np.array_equal(run.zm, want)  # exact, whether or not N = 1,000 suffices to walk
 
 
+def test_noisy_binary_weights_on_core_match_reference():
+    """sgn(W) + 2 N(0,1) digitised to even mantissas: the C runtime equals numpy, and at
+    N = 4,000 (where the float version walks) the walk is correct."""
+    rng = np.random.default_rng(5)
+    c = fsm.compile_fsm(EXAMPLE, 4000, seed=rng)
+    mant = fsm_experiments.core_mantissas("binary_sigma2", c, rng)
+    assert mant.dtype == np.int8 and not np.any(mant & 1) and np.abs(mant).max() <= 126
+    core = fsm_core.core_network(c, mant)
+    syms = fsm_experiments.random_symbols(EXAMPLE, 20, rng)
+    sched = fsm_sim.random_schedule(syms, rng, rest=(1, 4))
+    run = fsm_core.run_on_core(core, sched)
+    _, want = reference(core, sched)
+    assert np.array_equal(run.zm, want)
+    assert run.correct, run.errors[:2]
+
+
 def test_core_schedule_must_start_at_rest(demo):
     core, _ = demo
     with pytest.raises(ValueError, match="rest"):

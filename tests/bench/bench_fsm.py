@@ -20,10 +20,10 @@ from pathlib import Path
 from edgelearn import fsm_experiments as X
 
 
-def core_run(n: int, n_inputs: int = 100, seed: int = 0, sparse98: bool = False) -> dict:
+def core_run(n: int, n_inputs: int = 100, seed: int = 0, case: str = "int8") -> dict:
     """The demonstration deployed on the C runtime: 2 N + 1 compartments, one recurrent
     connection (see edgelearn.fsm_core); steps per second of el_core_run and its memory.
-    ``sparse98``: 98 % zero ternary weights (x 2, even) in CSR form instead of dense int8."""
+    ``case``: the weights (edgelearn.fsm_experiments.core_mantissas); ``sparse98`` in CSR."""
     import numpy as np
 
     from edgelearn import fsm, fsm_core, fsm_sim, runtime
@@ -31,11 +31,9 @@ def core_run(n: int, n_inputs: int = 100, seed: int = 0, sparse98: bool = False)
     rng = np.random.default_rng(seed)
     spec = X.demo_machine()
     compiled = fsm.compile_fsm(spec, n, seed=rng)
-    if sparse98:
-        mant = (2 * fsm.sparsify(compiled.dense(), 0.98, rng)).astype(np.int8)
-        core = fsm_core.core_network(compiled, mant, sparse=True)
-    else:
-        core = fsm_core.core_network(compiled)
+    mant = X.core_mantissas(case, compiled, rng)
+    core = fsm_core.core_network(compiled, mant, sparse=case == "sparse98")
+    del mant
     syms = X.random_symbols(spec, n_inputs, rng)
     sched = fsm_sim.random_schedule(syms, rng, rest=(1, 6))
     raster = core.raster(sched)
@@ -54,7 +52,7 @@ def core_run(n: int, n_inputs: int = 100, seed: int = 0, sparse98: bool = False)
     zm = fsm_core.decode_spikes(s, n)
     run = fsm_core.run_on_core(core, sched)  # judged walk (also checks the spikes decode)
     assert np.array_equal(fsm_core.decode_spikes(run.spikes, n), zm)
-    out = {"N": n, "weights": "98 % zeros, CSR" if sparse98 else "int8, dense",
+    out = {"N": n, "weights": case + (", CSR" if case == "sparse98" else ", dense"),
            "compartments": size, "symbols": n_inputs, "steps": int(raster.shape[0]),
            "correct": run.correct, "seconds_best": round(best, 3),
            "steps_per_s": round(raster.shape[0] / best, 1), "core_bytes": block,
@@ -71,7 +69,8 @@ def core_run(n: int, n_inputs: int = 100, seed: int = 0, sparse98: bool = False)
 def measure(fast: bool = False) -> dict:
     core = [core_run(2000 if fast else 10_000)]
     if not fast:
-        core.append(core_run(10_000, sparse98=True))
+        core.append(core_run(10_000, case="binary_sigma2"))
+        core.append(core_run(10_000, case="sparse98"))
     n = 4000 if fast else 10_000
     cases = ["int8", "async_p0.1"] if fast else list(X.CASES)
     robust = []
