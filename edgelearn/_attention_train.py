@@ -112,8 +112,8 @@ def _pow2_fit(x: float, lo: int, hi: int, emin: int, emax: int) -> tuple[int, in
     return int(np.clip(np.floor(x / 2.0**emax + 0.5), lo, hi)), emax
 
 
-def to_model(p: dict, *, n_steps: int, pixel_map: dict, slot_vth: int = 64,
-             inhib_w: int = 0) -> A.AttentionModel:
+def to_model(p: dict, *, n_steps: int, pixel_map: dict, slot_vth: int = C.VTH_MANT_MAX,
+             inhib_w: int = 127, ramp_steps: int = 16) -> A.AttentionModel:
     """Integers for the float parameters: ``W x + b`` in threshold units becomes mantissas
     ``W * vth`` (exponent 0: per-step input ``64 * vth * W s``, threshold ``64 * vth``)."""
     W = np.asarray(p["W"], np.float64)
@@ -130,8 +130,28 @@ def to_model(p: dict, *, n_steps: int, pixel_map: dict, slot_vth: int = 64,
     return A.AttentionModel(
         w_proj=w_int, proj_bias=bias, proj_vth=vth, proj_bias_exp=bexp, proj_exp=0,
         key_exp=-6, key_coef=1, key_decay=0, key_impulse=impulse, slot_vth=int(slot_vth),
-        slot_bias=0, inhib_w=int(inhib_w), inhib_exp=0, value_exp=0, out_vth=32,
-        n_steps=int(n_steps), pixel_map=dict(pixel_map))
+        slot_bias=0, inhib_w=int(inhib_w), inhib_exp=7, value_exp=0, out_vth=32,
+        n_steps=int(n_steps), pixel_map=dict(pixel_map), go_w=0, go_exp=0,
+        ramp_steps=int(ramp_steps))
+
+
+def calibrate(m: A.AttentionModel, pool, *, n_episodes: int = 48, seed: int = 3,
+              n_way: int = 5) -> A.AttentionModel:
+    """Slot threshold and ramp from the twin's own scores: with the ramp off, the slots'
+    potentials after the query's events are the attention scores; the threshold sits just
+    above the highest top score seen, and the ramp covers the range of top scores in
+    ``ramp_steps`` equal steps."""
+    from ._attention_data import sample_episodes
+
+    m0 = dataclasses.replace(m, slot_vth=C.VTH_MANT_MAX, go_w=0)
+    ep = sample_episodes(pool, n_episodes, n_way=n_way, seed=seed)
+    v = twin_scores(m0, ep, n_way)                              # (B, Q, S)
+    top = v.max(-1).ravel()
+    hi, lo = np.percentile(top, 99.5) * 1.05, np.percentile(top, 0.5) * 0.95
+    vth = int(np.clip(np.ceil(hi / 64), 1, C.VTH_MANT_MAX))
+    g = (vth * 64 - lo) / max(1, m.ramp_steps)
+    go_w, go_exp = _pow2_fit(g / 64.0, 1, 127, -8, 7)
+    return dataclasses.replace(m, slot_vth=vth, go_w=go_w, go_exp=go_exp)
 
 
 def quantized_scores(m: A.AttentionModel, ctx: np.ndarray, query: np.ndarray):
@@ -170,19 +190,22 @@ def episode_programs(m: A.AttentionModel, ep, n_labels: int):
     lay = A.layout(m, n_ctx, n_labels)
     cr, ct = zip(*[A.context_program(lay, ep.ctx[b], ep.ctx_labels[b], t_token=m.t_token)
                    for b in range(ep.ctx.shape[0])], strict=True)
-    qr = np.stack([A.query_raster(lay, ep.query[b], t_token=m.t_token)
+    qr = np.stack([A.query_raster(lay, ep.query[b], t_token=m.t_token, ramp_steps=m.ramp_steps)
                    for b in range(ep.ctx.shape[0])])
     return lay, np.stack(cr), np.stack(ct), qr
 
 
-def twin_counts_fn(net, lay: A.Layout):
+def twin_counts_fn(net, lay: A.Layout, n_steps: int):
     """A jittable ``f(params, ctx_raster, ctx_third, q_raster) -> (out counts (Q, L),
-    slot counts (Q, S))`` of one episode on the twin (differentiable in ``params``)."""
+    slot potentials (Q, S))`` of one episode on the twin (differentiable in ``params``); the
+    potentials are the slots' ``v`` one step after the last proj input arrived (the scores,
+    plus the ramp's first increment)."""
     import jax.numpy as jnp
 
     from . import twin
 
     topo = twin.topology(net)
+    n_steps = int(n_steps)
 
     def f(params, ctx_r, ctx_t, q_r):
         st = twin.init_state(topo, params, seed=net.seed)
@@ -190,10 +213,10 @@ def twin_counts_fn(net, lay: A.Layout):
             st = twin.reset_neurons(st)
             st = twin.simulate(topo, params, st, ctx_r[k], third=ctx_t[k]).final_state
         st = twin.set_learning(twin.reset_neurons(st), False)
-        s = twin.simulate(topo, params, st, q_r).spikes            # (Q, T, n)
-        out = jnp.sum(s[..., lay.out0:lay.out0 + lay.n_labels], axis=-2)
-        slot = jnp.sum(s[..., lay.slot0:lay.slot0 + lay.n_slots], axis=-2)
-        return out, slot
+        res = twin.simulate(topo, params, st, q_r, probe=True)
+        out = jnp.sum(res.spikes[..., lay.out0:lay.out0 + lay.n_labels], axis=-2)
+        v = res.v[..., n_steps + 1, lay.slot0:lay.slot0 + lay.n_slots]
+        return out, v
 
     return f
 
@@ -215,12 +238,14 @@ def params_to_model(m: A.AttentionModel, params) -> A.AttentionModel:
 
 
 def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 16,
-                  n_way: int = 5, lr: float = 0.5, beta: float = 0.5, seed: int = 1,
+                  n_way: int = 5, lr: float = 0.1, beta: float = 40.0, seed: int = 1,
                   log=print) -> A.AttentionModel:
     """Surrogate-gradient training of the deployed integers in the twin, on whole episodes
-    (context written by the plasticity processor, queries read through it). Trained: the
-    projection mantissas and biases, the proj and slot thresholds, the slot bias, and the
-    key-write rule's hyperparameters (coefficient, x1 decay and impulse)."""
+    (context written by the plasticity processor, queries read through it). Loss: softmax
+    cross-entropy of the slots' potentials after the query (``beta * v / threshold``) against
+    the slot(s) holding the query's label. Trained: the projection mantissas and biases, the
+    proj threshold and the key-write rule's hyperparameters (coefficient, x1 decay and
+    impulse); the slot threshold and ramp are re-calibrated afterwards."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -228,20 +253,22 @@ def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 1
     from . import twin
     from ._attention_data import sample_episodes
 
-    net = A.build_network(m, n_way, n_way)
+    # The loss reads the scores before the ramp, where the lateral inhibition plays no part;
+    # through the surrogate its 2^20-sized weights would make a loop of gain >> 1 over the
+    # steps (exploding gradients), so the training network leaves it (and the ramp) out.
+    net = A.build_network(dataclasses.replace(m, inhib_w=0, go_w=0), n_way, n_way)
     lay = A.layout(m, n_way, n_way)
     params = twin.params_from_network(net)
-    f = twin_counts_fn(net, lay)
+    f = twin_counts_fn(net, lay, m.n_steps)
+    thr = 64.0 * m.slot_vth
 
     def trainable(p):
         return {"w": p.conns[A.C_PIX].w, "bias": p.pops[0].bias_mant,
-                "vth_p": p.pops[0].vth_mant, "vth_s": p.pops[1].vth_mant,
-                "bias_s": p.pops[1].bias_mant, "hyper": p.conns[A.C_KEY].hyper}
+                "vth_p": p.pops[0].vth_mant, "hyper": p.conns[A.C_KEY].hyper}
 
     def merge(p, t):
         pops = list(p.pops)
         pops[0] = dataclasses.replace(pops[0], bias_mant=t["bias"], vth_mant=t["vth_p"])
-        pops[1] = dataclasses.replace(pops[1], vth_mant=t["vth_s"], bias_mant=t["bias_s"])
         conns = list(p.conns)
         conns[A.C_PIX] = dataclasses.replace(conns[A.C_PIX], w=t["w"])
         conns[A.C_KEY] = dataclasses.replace(conns[A.C_KEY], hyper=t["hyper"])
@@ -249,25 +276,27 @@ def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 1
 
     theta = trainable(params)
     # per-leaf learning rates in the leaves' own integer units
-    scale = {"w": 1.0, "bias": 20.0, "vth_p": 1.0, "vth_s": 4.0, "bias_s": 4.0,
+    scale = {"w": 1.0, "bias": 20.0, "vth_p": 1.0,
              "hyper": 1.0}
     opt = optax.adam(lr)
     st = opt.init(theta)
 
-    def loss(theta, cr, ct, qr, ql):
-        t = {k: jax.tree.map(lambda x, s=scale[k]: x * s, v) for k, v in theta.items()}
+    def loss(theta, cr, ct, qr, cl, ql):
+        t = _unscale(theta, scale)
         p = merge(params, t)
-        out, _ = jax.vmap(f, (None, 0, 0, 0))(p, cr, ct, qr)
-        lp = jax.nn.log_softmax(beta * out, -1)
-        nll = -jnp.take_along_axis(lp, ql[..., None], -1).mean()
-        return nll, jnp.mean(jnp.argmax(out, -1) == ql)
+        _, v = jax.vmap(f, (None, 0, 0, 0))(p, cr, ct, qr)        # (B, Q, S)
+        lp = jax.nn.log_softmax(beta * v / thr, -1)
+        hit = cl[:, None, :] == ql[:, :, None]                     # (B, Q, S) slot has label
+        nll = -jnp.mean(jax.nn.logsumexp(jnp.where(hit, lp, -1e9), -1))
+        best = jnp.take_along_axis(cl, jnp.argmax(v, -1), -1)
+        return nll, jnp.mean(best == ql)
 
-    theta = {k: jax.tree.map(lambda x, s=scale[k]: x / s, v) for k, v in theta.items()}
+    theta = _unscale(theta, {k: 1.0 / v for k, v in scale.items()})
     st = opt.init(theta)
 
     @jax.jit
-    def update(theta, st, cr, ct, qr, ql):
-        (l, a), g = jax.value_and_grad(loss, has_aux=True)(theta, cr, ct, qr, ql)
+    def update(theta, st, cr, ct, qr, cl, ql):
+        (l, a), g = jax.value_and_grad(loss, has_aux=True)(theta, cr, ct, qr, cl, ql)
         u, st = opt.update(g, st)
         return optax.apply_updates(theta, u), st, l, a
 
@@ -275,12 +304,20 @@ def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 1
     for i in range(steps):
         ep = sample_episodes(pool, batch, n_way=n_way, n_query=1, seed=seed * 7919 + i)
         _, cr, ct, qr = episode_programs(m, ep, n_way)
-        theta, st, l, a = update(theta, st, cr, ct.astype(np.float32), qr, ep.query_labels)
+        theta, st, l, a = update(theta, st, cr, ct.astype(np.float32), qr, ep.ctx_labels,
+                                 ep.query_labels)
         if i % 20 == 0 or i == steps - 1:
             log(f"twin step {i}: loss {float(l):.3f} acc {float(a):.3f} "
                 f"({time.time() - t0:.0f} s)")
-    t = {k: jax.tree.map(lambda x, s=scale[k]: x * s, v) for k, v in theta.items()}
-    return params_to_model(m, merge(params, t))
+    return dataclasses.replace(params_to_model(m, merge(params, _unscale(theta, scale))),
+                               inhib_w=m.inhib_w, go_w=m.go_w)
+
+
+def _unscale(theta: dict, scale: dict) -> dict:
+    """Each leaf times its scale (the optimiser works in units of ``1 / scale``)."""
+    import jax
+
+    return {k: jax.tree.map(lambda x, s=scale[k]: x * s, v) for k, v in theta.items()}
 
 
 def twin_predict(m: A.AttentionModel, ep, n_labels: int, *, chunk: int = 64):
@@ -293,38 +330,61 @@ def twin_predict(m: A.AttentionModel, ep, n_labels: int, *, chunk: int = 64):
     net = A.build_network(m, n_ctx, n_labels)
     lay = A.layout(m, n_ctx, n_labels)
     params = twin.params_from_network(net)
-    f = jax.jit(jax.vmap(twin_counts_fn(net, lay), (None, 0, 0, 0)))
-    outs = []
+    f = jax.jit(jax.vmap(twin_counts_fn(net, lay, m.n_steps), (None, 0, 0, 0)))
+    outs, pots = [], []
     for a in range(0, ep.ctx.shape[0], chunk):
         sub = dataclasses.replace(ep, ctx=ep.ctx[a:a + chunk], ctx_labels=ep.ctx_labels[a:a + chunk],
                                   query=ep.query[a:a + chunk],
                                   query_labels=ep.query_labels[a:a + chunk],
                                   classes=ep.classes[a:a + chunk])
         _, cr, ct, qr = episode_programs(m, sub, n_labels)
-        outs.append(np.asarray(f(params, cr, ct.astype(np.float32), qr)[0]).astype(np.int32))
+        o, v = f(params, cr, ct.astype(np.float32), qr)
+        outs.append(np.asarray(o).astype(np.int32))
+        pots.append(np.asarray(v).astype(np.int64))
     counts = np.concatenate(outs)
-    return A.predict(counts), counts
+    return A.predict(counts), counts, np.concatenate(pots)
+
+
+def twin_scores(m: A.AttentionModel, ep, n_labels: int) -> np.ndarray:
+    """The slots' potentials after each query's events ``(B, Q, S)`` on the twin."""
+    return twin_predict(m, ep, n_labels)[2]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(A.default_model_path()))
-    ap.add_argument("--train-pool", help=".npy of packed bits (n_classes, n, T, P)")
+    ap.add_argument("--train-pool", help=".npy of packed bits (n_classes, n, T, P), else generated")
     ap.add_argument("--float-steps", type=int, default=3000)
-    ap.add_argument("--twin-steps", type=int, default=150)
+    ap.add_argument("--twin-steps", type=int, default=200)
+    ap.add_argument("--twin-lr", type=float, default=0.1)
     ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--float-params", help="start from these float params (.npz), skip float")
     args = ap.parse_args(argv)
-    from ._attention_data import PIXEL_MAP, Pool, glyph_pool
+    from pathlib import Path
+
+    from ._attention_data import PIXEL_MAP, TRAIN_CLASSES, Pool, glyph_pool
 
     if args.train_pool:
-        x = np.unpackbits(np.load(args.train_pool), axis=-1)[..., :162].astype(bool)
+        x = np.unpackbits(np.load(args.train_pool), axis=-1)
+        x = x[..., :2 * PIXEL_MAP["width"] * PIXEL_MAP["height"]].astype(bool)
         pool = Pool(x, tuple(range(x.shape[0])))
     else:
-        pool = glyph_pool(0, 2000, 6)
-    p = train_float(pool, n_hidden=args.hidden, steps=args.float_steps)
-    m = to_model(p, n_steps=pool.x.shape[2], pixel_map=PIXEL_MAP)
-    m = finetune_twin(m, pool, steps=args.twin_steps)
-    m.save(args.out)
+        pool = glyph_pool(0, TRAIN_CLASSES, 6)
+    out = Path(args.out)
+    if args.float_params:
+        with np.load(args.float_params) as z:
+            p = {k: z[k] for k in z.files}
+    else:
+        p = train_float(pool, n_hidden=args.hidden, steps=args.float_steps)
+        np.savez(out.with_name("incontext_float.npz"), **{k: np.asarray(v) for k, v in p.items()})
+    m = calibrate(to_model(p, n_steps=pool.x.shape[2], pixel_map=PIXEL_MAP), pool)
+    print(f"converted: proj_vth {m.proj_vth}, impulse {m.key_impulse}, slot_vth {m.slot_vth}, "
+          f"ramp {m.go_w} * 2^{m.go_exp}", flush=True)
+    if args.twin_steps:
+        m = finetune_twin(m, pool, steps=args.twin_steps, lr=args.twin_lr)
+        m = calibrate(m, pool)
+    m.save(out)
+    print(f"saved {out}")
     return 0
 
 

@@ -6,14 +6,16 @@ read by each query through those same synapses. Design and figures: ``docs/atten
 Network (every layer a population of the core; neurons are integrate-and-fire counters,
 ``du = 4095``, ``dv = 0``)::
 
-    input port: [ pixel axons P | slot address axons S | mode axon ]
+    input port: [ pixel axons P | slot address axons S | mode axon | go axon ]
     pixels --dense W (trained)-->  proj (H)                   the token encoder
     proj   --KEY (plastic, S x H)--> slot (S)                 keys:   written w <- x1, slot by r
     addr, mode --sparse, fixed-->  slot                       write-mode gating of the slots
+    go     --sparse, fixed-->  slot                           the read-out ramp
+    slot   --(-inhibition)-->  slot                           winner-take-all
     slot   --VALUE (plastic, L x S)--> out (L)                values: written w += r x0, label by r
 
 Write (a context token = an example and its label): the example's events stream into the
-pixel axons for ``n_steps`` steps (plus ``DRAIN`` silent steps), the address axon of slot ``n``
+pixel axons for ``n_steps`` steps (then silence to the token's end), the address axon of slot ``n``
 and the mode axon spike at every step. The mode axon holds every slot below threshold except
 the addressed one, which spikes every step. The third factor selects what is written at the
 learning epoch that ends the token (``t_epoch`` = token length):
@@ -24,10 +26,13 @@ learning epoch that ends the token (``t_epoch`` = token length):
   into the synapse from slot ``n`` (the only slot that spiked, ``x0 = 1``) to that neuron.
 
 Read (a query): learning off, no address or mode spikes; the query's proj spikes reach every
-slot through the keys (score = key . query spike counts), slot neurons fire in proportion to
-their score above threshold and inhibit each other (a spiking soft winner-take-all), their
-spikes reach the label neurons through the values; the prediction is the out neuron with the
-most spikes over the token (ties to the lowest index).
+slot through the keys, and each slot neuron (no leak, a threshold above any score) integrates
+its attention score ``key . query spike counts`` exactly in ``v``. Then the go axon ramps every
+slot up by the same amount per step for ``ramp_steps`` steps: the slot with the highest score
+crosses threshold first and silences the others through strong lateral inhibition (a spiking
+hard-max: time-to-first-spike of the scores). Its spike reaches the label neurons through the
+values; the prediction is the out neuron with the most spikes over the token (ties, i.e. two
+slots crossing in the same ramp step, to the lowest index).
 
 Between tokens the host calls ``reset_neurons`` (twin) / the runtime's neuron reset (C):
 compartments, traces and epoch bits clear; the memories stay.
@@ -46,8 +51,8 @@ from . import constants as C
 from . import rule as _rule
 from .network import INPUT, Connection, Network, Population
 
-#: silent steps at the end of every token: input -> proj -> slot -> out takes 3 steps.
-DRAIN = 3
+#: steps after the ramp: go -> slot -> out takes 2 more steps.
+DRAIN = 2
 #: third factor on the addressed slot during a key write (with coefficient 2^-4: w <- x1).
 R_KEY = 16
 #: third factor on the label's out neuron during a value write: the value mantissa written.
@@ -71,7 +76,7 @@ round = floor
 
 POPS = ("proj", "slot", "out")
 #: connection order of :func:`build_network`
-C_PIX, C_GATE, C_KEY, C_VALUE, C_INHIB = range(5)
+C_PIX, C_GATE, C_KEY, C_VALUE, C_INHIB, C_GO = range(6)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,6 +102,9 @@ class AttentionModel:
     out_vth: int
     n_steps: int
     pixel_map: dict[str, int]
+    go_w: int = 0
+    go_exp: int = 0
+    ramp_steps: int = 0
 
     @property
     def n_pixels(self) -> int:
@@ -108,8 +116,8 @@ class AttentionModel:
 
     @property
     def t_token(self) -> int:
-        """Steps per token (events + drain); also the rules' ``t_epoch``."""
-        return self.n_steps + DRAIN
+        """Steps per token (events, ramp, drain); also the rules' ``t_epoch``."""
+        return self.n_steps + self.ramp_steps + DRAIN
 
     def rules(self) -> tuple[_rule.Rule, _rule.Rule]:
         key = _rule.parse(KEY_RULE.format(decay=self.key_decay, impulse=self.key_impulse,
@@ -154,7 +162,8 @@ def load_default() -> AttentionModel:
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """Where things are: input axons ``[0, P)`` pixels, ``P + n`` the address of slot ``n``,
-    ``P + S`` the mode axon; neurons: ``proj``, ``slot``, ``out`` concatenated."""
+    ``P + S`` the mode axon, ``P + S + 1`` the go axon; neurons: ``proj``, ``slot``, ``out``
+    concatenated."""
 
     n_pixels: int
     n_hidden: int
@@ -163,11 +172,15 @@ class Layout:
 
     @property
     def n_inputs(self) -> int:
-        return self.n_pixels + self.n_slots + 1
+        return self.n_pixels + self.n_slots + 2
 
     @property
     def mode_axon(self) -> int:
         return self.n_pixels + self.n_slots
+
+    @property
+    def go_axon(self) -> int:
+        return self.n_pixels + self.n_slots + 1
 
     def addr_axon(self, n: int) -> int:
         return self.n_pixels + n
@@ -218,6 +231,9 @@ def build_network(model: AttentionModel, n_slots: int, n_labels: int, *,
         Connection("slot", "out", np.zeros((L, S), np.int8), model.value_exp, mixed=False,
                    rule=value_rule),
         Connection("slot", "slot", inhib, model.inhib_exp, mixed=False),
+        Connection(INPUT, "slot", np.full(S, model.go_w, np.int8), model.go_exp, mixed=False,
+                   indptr=np.arange(S + 1, dtype=np.int32),
+                   indices=np.full(S, lay.go_axon, np.int32)),
     )
     return Network(lay.n_inputs, pops, conns, seed=seed)
 
@@ -254,11 +270,18 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
     return raster, third
 
 
-def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int) -> np.ndarray:
-    """``(Q, t_token, n_inputs)`` bool: the queries' events, no address or mode spikes."""
+def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int,
+                 ramp_steps: int) -> np.ndarray:
+    """``(Q, t_token, n_inputs)`` bool: the queries' events (steps ``1 .. T``), then the go
+    axon for ``ramp_steps`` steps; no address or mode spikes."""
     pixels = np.asarray(pixels, bool)
+    T = pixels.shape[1]
+    if T + ramp_steps + DRAIN > t_token:
+        raise ValueError(f"{T} event steps and a {ramp_steps}-step ramp do not fit a token of "
+                         f"{t_token} steps")
     raster = np.zeros(pixels.shape[:1] + (t_token, lay.n_inputs), bool)
-    raster[:, :pixels.shape[1], :lay.n_pixels] = pixels
+    raster[:, :T, :lay.n_pixels] = pixels
+    raster[:, T:T + ramp_steps, lay.go_axon] = True
     return raster
 
 
@@ -339,3 +362,45 @@ def run_c(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarr
     return EpisodeTrace(counts=np.asarray(counts, np.int32), slot_counts=np.asarray(slots, np.int32),
                         keys=np.stack(keys).astype(np.int32) if record else None,
                         values=np.stack(values).astype(np.int32) if record else None)
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+def to_artifact(model: AttentionModel, n_slots: int, n_labels: int, *, seed: int = 0,
+                metrics: dict[str, Any] | None = None):
+    """The deployable :class:`edgelearn.artifact.Artifact`: the network (both rules compiled
+    into it), the readout (population ``out``, ``r_pos = R_VALUE``, one token of steps), and
+    in the manifest the token layout a host needs to stream a context (``"incontext"``: pixel
+    map, steps per token, address and mode axons, third-factor values, the model's integers).
+
+    The artifact's input map is left out: the input port holds the pixel axons *and* the
+    control axons (slot addresses, mode), which an address-event map does not describe; the
+    pixel map is in the manifest."""
+    from .artifact import Artifact, Readout
+
+    net = build_network(model, n_slots, n_labels, seed=seed)
+    lay = layout(model, n_slots, n_labels)
+    manifest = {
+        "kind": "incontext-attention",
+        "incontext": {
+            "pixel_map": dict(model.pixel_map), "n_steps": model.n_steps,
+            "t_token": model.t_token, "n_pixels": lay.n_pixels, "n_slots": lay.n_slots,
+            "n_labels": lay.n_labels, "addr_axon0": lay.addr_axon(0),
+            "mode_axon": lay.mode_axon, "r_key": R_KEY, "r_value": R_VALUE,
+            "key_connection": C_KEY, "value_connection": C_VALUE,
+            "model": model.to_dict(),
+        },
+        "metrics": metrics or {},
+    }
+    return Artifact(net, None, Readout(population=2, r_pos=R_VALUE, r_neg=0,
+                                       steps=model.t_token), manifest)
+
+
+def from_artifact(art) -> tuple[Network, Layout, AttentionModel]:
+    """Network, layout and model integers of an artifact made by :func:`to_artifact`."""
+    info = art.manifest.get("incontext")
+    if info is None:
+        raise ValueError("not an in-context attention artifact (no 'incontext' in manifest)")
+    model = AttentionModel.from_dict(info["model"])
+    return art.network, layout(model, info["n_slots"], info["n_labels"]), model

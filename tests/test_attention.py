@@ -1,0 +1,170 @@
+"""In-context attention computed by plasticity (issue 8): the token programs, the key/value
+writes, twin == C runtime, the model reads its context (label swap), the artifact, gradients,
+and the demo end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from edgelearn import _attention_data as D
+from edgelearn import _attention_train as TR
+from edgelearn import attention as A
+
+pytestmark = pytest.mark.xdist_group("attention")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return A.load_default()
+
+
+@pytest.fixture(scope="module")
+def episodes():
+    pool = D.glyph_pool(D.HELDOUT_BASE + 500, 8, 2)
+    return D.sample_episodes(pool, 3, seed=7)
+
+
+def _sub(ep, b):
+    return dataclasses.replace(ep, ctx=ep.ctx[b:b + 1], ctx_labels=ep.ctx_labels[b:b + 1],
+                               query=ep.query[b:b + 1], query_labels=ep.query_labels[b:b + 1],
+                               classes=ep.classes[b:b + 1])
+
+
+def test_context_program_places_addresses_mode_and_third_factors(model):
+    lay = A.layout(model, 3, 4)
+    px = np.zeros((2, model.n_steps, lay.n_pixels), bool)
+    px[0, 0, 5] = px[1, 3, 7] = True
+    raster, third = A.context_program(lay, px, np.array([3, 1]), t_token=model.t_token,
+                                      slots=np.array([2, 0]))
+    assert raster.shape == (2, model.t_token, lay.n_inputs)
+    assert raster[0, 0, 5] and raster[1, 3, 7] and raster[:, :, :lay.n_pixels].sum() == 2
+    assert raster[0, :, lay.addr_axon(2)].all() and not raster[0, :, lay.addr_axon(0)].any()
+    assert raster[1, :, lay.addr_axon(0)].all() and raster[:, :, lay.mode_axon].all()
+    assert not raster[:, :, lay.go_axon].any()
+    assert (third[0, :, lay.slot0 + 2] == A.R_KEY).all() and (third[0, :, lay.out0 + 3] ==
+                                                               A.R_VALUE).all()
+    assert np.count_nonzero(third) == 2 * 2 * model.t_token
+    q = A.query_raster(lay, px, t_token=model.t_token, ramp_steps=model.ramp_steps)
+    go = q[0, :, lay.go_axon]
+    assert go[model.n_steps:model.n_steps + model.ramp_steps].all() and go.sum() == \
+        model.ramp_steps
+    assert not q[:, :, lay.n_pixels:lay.go_axon].any()
+
+
+def test_network_rules_and_epoch(model):
+    net = A.build_network(model, 5, 5)
+    assert net.plastic == (A.C_KEY, A.C_VALUE)
+    key, value = (net.connections[k].rule for k in net.plastic)
+    assert key.t_epoch == value.t_epoch == model.t_token
+    assert key.rounding == value.rounding == "floor"
+    assert [p.name for p in net.populations] == list(A.POPS)
+
+
+def test_writes_are_slot_and_label_addressed_and_c_equals_twin(model, episodes):
+    net = A.build_network(model, 5, 5)
+    for b in range(2):
+        lay, cr, ct, qr = TR.episode_programs(model, _sub(episodes, b), 5)
+        tw = A.run_twin(net, lay, cr[0], ct[0], qr[0], record=True)
+        c = A.run_c(net, lay, cr[0], ct[0], qr[0], record=True)
+        np.testing.assert_array_equal(tw.keys, c.keys)
+        np.testing.assert_array_equal(tw.values, c.values)
+        np.testing.assert_array_equal(tw.counts, c.counts)
+        labels = episodes.ctx_labels[b]
+        for k in range(5):
+            # after token k: rows 0..k of the keys written (non-negative), the rest still 0
+            assert tw.keys[k, k].sum() > 0 and (tw.keys[k, k + 1:] == 0).all()
+            assert (tw.keys[k] >= 0).all() and (tw.keys[k] <= 127).all()
+            expect = np.zeros((5, 5), int)
+            expect[labels[:k + 1], np.arange(k + 1)] = A.R_VALUE
+            np.testing.assert_array_equal(tw.values[k], expect)
+        # a key row is never touched again by later tokens
+        np.testing.assert_array_equal(tw.keys[0, 0], tw.keys[-1, 0])
+
+
+def test_swapping_two_labels_in_the_context_swaps_the_predictions(model, episodes):
+    """The model reads its context: give class A's example the label of class B and vice
+    versa, and every query that was answered A is answered B (and B -> A)."""
+    net = A.build_network(model, 5, 5)
+    checked = 0
+    for b in range(3):
+        ep = _sub(episodes, b)
+        lay, cr, ct, qr = TR.episode_programs(model, ep, 5)
+        before = A.run_c(net, lay, cr[0], ct[0], qr[0])
+        a_, b_ = 0, 1
+        lab = ep.ctx_labels[0].copy()
+        ia, ib = np.flatnonzero(lab == a_)[0], np.flatnonzero(lab == b_)[0]
+        lab[ia], lab[ib] = b_, a_
+        cr2, ct2 = A.context_program(lay, ep.ctx[0], lab, t_token=model.t_token)
+        after = A.run_c(net, lay, cr2, ct2, qr[0])
+        swap = np.arange(5)
+        swap[[a_, b_]] = [b_, a_]
+        # the same slots win; only the labels their values point to change
+        np.testing.assert_array_equal(before.slot_counts, after.slot_counts)
+        np.testing.assert_array_equal(after.pred, swap[before.pred])
+        checked += int(np.isin(before.pred, [a_, b_]).sum())
+    assert checked > 0
+
+
+def test_artifact_round_trip_runs_the_same_on_c(model, episodes, tmp_path):
+    from edgelearn import artifact
+
+    art = A.to_artifact(model, 5, 5, metrics={"note": "test"})
+    path = tmp_path / "incontext.elm"
+    artifact.save(path, art)
+    net, lay, m2 = A.from_artifact(artifact.load(path))
+    assert m2.to_dict() == model.to_dict()
+    lay0, cr, ct, qr = TR.episode_programs(model, _sub(episodes, 0), 5)
+    assert lay == lay0
+    a = A.run_c(A.build_network(model, 5, 5), lay, cr[0], ct[0], qr[0])
+    b = A.run_c(net, lay, cr[0], ct[0], qr[0])
+    np.testing.assert_array_equal(a.counts, b.counts)
+
+
+def test_gradients_reach_the_projection_and_the_write_rule():
+    import jax
+    import jax.numpy as jnp
+
+    from edgelearn import twin
+
+    rng = np.random.default_rng(0)
+    P, H, T = 12, 6, 5
+    m = A.AttentionModel(
+        w_proj=rng.integers(-60, 60, (H, P)).astype(np.int8), proj_bias=np.zeros(H, np.int32),
+        proj_vth=40, proj_bias_exp=0, proj_exp=0, key_exp=-6, key_coef=1, key_decay=0,
+        key_impulse=400, slot_vth=2000, slot_bias=0, inhib_w=0, inhib_exp=0, value_exp=0,
+        out_vth=32, n_steps=T, pixel_map={}, go_w=0, go_exp=0, ramp_steps=2)
+    net = A.build_network(m, 2, 2)
+    lay = A.layout(m, 2, 2)
+    px = rng.random((2, T, P)) < 0.5
+    cr, ct = A.context_program(lay, px, np.array([1, 0]), t_token=m.t_token)
+    qr = A.query_raster(lay, px, t_token=m.t_token, ramp_steps=m.ramp_steps)
+    f = TR.twin_counts_fn(net, lay, T)
+    params = twin.params_from_network(net)
+
+    def loss(p):
+        _, v = f(p, jnp.asarray(cr), jnp.asarray(ct, jnp.float32), jnp.asarray(qr))
+        return jnp.sum(v * jnp.asarray([[1.0, -1.0], [-1.0, 1.0]])) / 1e4
+
+    g = jax.grad(loss)(params)
+    gw = np.asarray(g.conns[A.C_PIX].w)[:, :P]
+    gh = g.conns[A.C_KEY].hyper
+    assert np.all(np.isfinite(gw)) and np.abs(gw).sum() > 0
+    assert np.isfinite(float(gh.coef[0])) and float(gh.coef[0]) != 0
+    assert np.isfinite(float(gh.impulse[0])) and float(gh.impulse[0]) != 0
+
+
+def test_demo_headless_report(tmp_path):
+    from edgelearn import cli
+
+    out = tmp_path / "r.json"
+    rc = cli.main(["demo", "incontext", "--headless", "--episodes", "1", "--way", "3",
+                   "--report", str(out)])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    assert rep["engine"] == "c" and len(rep["episodes"]) == 1
+    assert len(rep["episodes"][0]["keys"]) == 3 and len(rep["episodes"][0]["queries"]) == 3
+    assert out.with_suffix(".png").stat().st_size > 0
