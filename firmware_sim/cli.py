@@ -35,21 +35,20 @@ def run(args: argparse.Namespace) -> int:
     if args.flash is not None and args.target != "host":
         raise UsageError("--flash applies to --target host (QEMU's flash is a RAM region)")
     emu = Emulator(args.target, "pty" if args.pty else "tcp", port=port, flash=args.flash)
+    stop: list[int] = []
     try:
         url = emu.start()
+        # from here on Ctrl-C and SIGTERM only ask the loop below to stop
+        signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        print(url, flush=True)
+        print(f"serving the {args.target} firmware; connect with: edgelearn device info --port "
+              f"{url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        while not stop and emu.proc is not None and emu.proc.poll() is None:
+            time.sleep(0.1)
     except FirmwareError as e:
         print(f"edgelearn emulator: {e}", file=sys.stderr)
         return 1
-    print(url, flush=True)
-    print(f"serving the {args.target} firmware; connect with: edgelearn device info --port {url}"
-          " (Ctrl-C stops)", file=sys.stderr, flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    try:
-        while not stop and emu.proc is not None and emu.proc.poll() is None:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         emu.stop()
     return 0
