@@ -96,6 +96,7 @@ def build(target: str = "host", *, fuzz: bool = False, tool: str | None = None) 
         raise FirmwareError(f"{ARM_CC} not found: install gcc-arm-none-eabi to build the "
                             "Cortex-M firmware")
     out.mkdir(parents=True, exist_ok=True)
+    _prune(out.parent, keep=out)
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build once
         if binary.is_file():
@@ -108,6 +109,17 @@ def build(target: str = "host", *, fuzz: bool = False, tool: str | None = None) 
         if r.returncode != 0 or not binary.is_file():
             raise FirmwareError(f"building the {target} firmware failed:\n{r.stdout}{r.stderr}")
     return binary
+
+
+def _prune(root: Path, *, keep: Path, n: int = 6) -> None:
+    """Remove all but the ``n`` most recently used build folders (sources change often)."""
+    dirs = sorted((d for d in root.iterdir() if d.is_dir() and d != keep),
+                  key=lambda d: d.stat().st_mtime, reverse=True)
+    for d in dirs[n - 1:]:
+        with contextlib.suppress(OSError):
+            with open(d / ".lock", "w") as lock:  # not while another process builds there
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(d)
 
 
 def _free_port() -> int:
