@@ -31,6 +31,15 @@ def emu_tcp():
         yield emu
 
 
+@pytest.fixture(scope="module", params=["host", "qemu"])
+def emu_any(request):
+    """The host emulator and the Cortex-M4 firmware under QEMU, both on TCP."""
+    if request.param == "qemu" and launcher.qemu_available():
+        pytest.skip(f"Cortex-M firmware: {launcher.qemu_available()}")
+    with launcher.start(request.param, "tcp") as emu:
+        yield emu
+
+
 @pytest.fixture(scope="module")
 def emu_pty():
     with launcher.start("host", "pty") as emu:
@@ -150,14 +159,14 @@ def error_of(f: P.Frame) -> P.Error:
     return P.decode_message(f)  # type: ignore[return-value]
 
 
-def test_faults_get_error_frames_or_resync_and_state_stays(emu_tcp):
+def test_faults_get_error_frames_or_resync_and_state_stays(emu_any):
     art = F.oneshot_artifact(2, plastic=False)
     other = F.oneshot_artifact(3, plastic=False)
-    with Device(emu_tcp.url) as dev:
+    with Device(emu_any.url) as dev:
         dev.load(artifact.to_bytes(art))
         dev.run(7)
         before = (dev.info(), dev.read_weights(0).copy(), dev.read_counts().copy())
-    raw = Raw(emu_tcp.url)
+    raw = Raw(emu_any.url)
     rng = np.random.default_rng(5)
     good = P.encode_message(P.Run(3), 77)
     body = P.cobs_decode(good[:-1])
@@ -232,7 +241,7 @@ def test_faults_get_error_frames_or_resync_and_state_stays(emu_tcp):
             _raise(raw.ask(P.Events(evs), seq), seq)
         assert e.value.status == P.Status.ERR_RANGE
     raw.close()
-    with Device(emu_tcp.url) as dev:
+    with Device(emu_any.url) as dev:
         info = dev.info()
         assert (info.model_loaded, info.step) == (1, before[0].step)
         np.testing.assert_array_equal(dev.read_weights(0), before[1].reshape(-1))
@@ -247,11 +256,11 @@ def _raise(msg: P.Message, seq: int) -> P.Message:
     return msg
 
 
-def test_retransmission_is_answered_from_cache_not_executed_twice(emu_tcp):
-    with Device(emu_tcp.url) as dev:
+def test_retransmission_is_answered_from_cache_not_executed_twice(emu_any):
+    with Device(emu_any.url) as dev:
         dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
         step0 = dev.info().step
-    raw = Raw(emu_tcp.url)
+    raw = Raw(emu_any.url)
     wire = b"\0" + P.encode_message(P.Run(5), 4321)
     raw.send(wire)
     (a,) = raw.frames(1)
@@ -263,17 +272,17 @@ def test_retransmission_is_answered_from_cache_not_executed_twice(emu_tcp):
     raw.send(wire)
     raw.close()
     time.sleep(0.1)
-    raw = Raw(emu_tcp.url)
+    raw = Raw(emu_any.url)
     raw.send(wire)
     (c,) = raw.frames(1)
     assert P.decode_message(c).step == step0 + 9
     raw.close()
-    with Device(emu_tcp.url) as dev:
+    with Device(emu_any.url) as dev:
         assert dev.info().step == step0 + 9
 
 
-def test_device_reconnects_and_resends(emu_tcp):
-    with Device(emu_tcp.url, timeout=0.5) as dev:
+def test_device_reconnects_and_resends(emu_any):
+    with Device(emu_any.url, timeout=0.5) as dev:
         dev.info()
         dev._ser.close()  # the link drops under the client's feet
         assert dev.info().proto_version == 1
@@ -282,8 +291,8 @@ def test_device_reconnects_and_resends(emu_tcp):
         assert dev.ping(b"abc") > 0
 
 
-def test_backpressure_busy_queues_nothing(emu_tcp):
-    with Device(emu_tcp.url) as dev:
+def test_backpressure_busy_queues_nothing(emu_any):
+    with Device(emu_any.url) as dev:
         dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
         cap = dev.info().event_queue
         t0 = dev.info().step + 10
@@ -333,6 +342,15 @@ def test_cli_deploy_and_device_info(emu_tcp, tmp_path, capsys):
 
 @pytest.mark.parametrize("seed", range(16))
 def test_random_networks_on_device_equal_runtime(emu_tcp, seed):
+    _random_network_case(emu_tcp, seed)
+
+
+@pytest.mark.parametrize("seed", range(100, 104))
+def test_random_networks_on_both_firmwares_equal_runtime(emu_any, seed):
+    _random_network_case(emu_any, seed)
+
+
+def _random_network_case(emu, seed):
     """Random networks (dense/sparse, recurrent, plastic with each shipped rule), random events,
     third factors and learning switches: counts of every population and every connection's
     weights equal the in-process runtime's."""
@@ -368,7 +386,7 @@ def test_random_networks_on_device_equal_runtime(emu_tcp, seed):
     core = runtime.Core(net)
     core.set_learning(False)
     lo = [sum(int(n) for n in sizes[:i]) for i in range(len(sizes))]
-    with Device(emu_tcp.url) as dev:
+    with Device(emu.url) as dev:
         dev.load(artifact.to_bytes(art))
         third = np.zeros(core.n_neurons, np.int64)
         counts = np.zeros(core.n_neurons, np.int64)
