@@ -258,6 +258,20 @@ class CoreWalk:
     seconds: float
     expected_output: tuple[str | None, ...] = ()
     decoded_output: tuple[str | None, ...] = ()
+    masks: np.ndarray | None = None
+    phase: np.ndarray | None = None
+
+    def overlaps(self, core: CoreFSM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per reference step ``tau = 1 .. T``: the overlap of the state with every node state
+        ``(T, N_Z)`` and edge state ``(T, N_E)``, over the components visible in the spikes
+        (the unmasked ones), and the phase code ``(T,)`` (0 rest, 1 hold, 2 release)."""
+        n = core.n
+        z = np.concatenate([self.zm[1:], self.final[None]]).astype(np.float32)
+        vis = np.concatenate([self.masks[1:], np.ones((1, n), np.int8)]).sum(axis=1)
+        readout = np.concatenate([core.fsm.states, core.fsm.edge_out]).astype(np.float32)
+        ov = (z @ readout.T) / np.maximum(vis, 1)[:, None].astype(np.float32)
+        nz = len(core.fsm.spec.states)
+        return ov[:, :nz], ov[:, nz:], self.phase
 
     @property
     def steps_per_second(self) -> float:
@@ -296,7 +310,7 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
     targets, expected, expected_out = expected_targets(spec, schedule.symbols, state)
     outs = core.fsm.outputs.astype(np.float32)
     # phase ends (reference step index of the last step of each phase; phases may be empty)
-    axon, phase, _ = core.program(schedule)
+    axon, phase_codes, _ = core.program(schedule)
     lengths = []
     for k in range(len(schedule.symbols)):
         lengths += [schedule.rest[k], schedule.hold[k], schedule.release[k]]
@@ -341,7 +355,8 @@ def run_on_core(core: CoreFSM, schedule: Schedule, *,
             errors.append(f"phase {j} (symbol {k}): nearest {names[best]} ({ov[best]:.3f}), "
                           f"expected {names[want]} ({ov[want]:.3f})")
     return CoreWalk(engine, spikes, zm, final, tuple(expected), tuple(decoded), not errors,
-                    tuple(errors), seconds, tuple(expected_out), tuple(decoded_out))
+                    tuple(errors), seconds, tuple(expected_out), tuple(decoded_out), masks,
+                    phase_codes)
 
 
 def events_to_schedule(events: Sequence[tuple[float, float, str]], *, step: float,

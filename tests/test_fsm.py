@@ -395,3 +395,17 @@ def test_cli_errors_one_line_exit_2(tmp_path, capsys):
                "ok.toml")
     assert cli_main(["fsm", "run", str(ok), "--symbols", "x,y"]) == 2
     assert "unknown symbol 'y'" in capsys.readouterr().err
+
+
+def test_demo_fsm_from_gesture_recordings(tmp_path, capsys):
+    report = tmp_path / "fsm.json"
+    assert cli_main(["demo", "fsm", "--symbols", "3", "-n", "1000", "--report",
+                     str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "walk correct" in out and "runtime: N = 1000" in out
+    import json
+
+    data = json.loads(report.read_text())
+    assert data["correct"] and len(data["symbols"]) == 3
+    assert all(s["events"] > 0 and s["t_off_s"] > s["t_on_s"] for s in data["symbols"])
+    assert report.with_suffix(".png").stat().st_size > 10_000
