@@ -1,4 +1,5 @@
-"""``edgelearn deploy ARTIFACT --port URL`` and ``edgelearn device {info,ping} --port URL``:
+"""``edgelearn deploy ARTIFACT --port URL`` and
+``edgelearn device {info,ping,save,restore,reset} --port URL``:
 send an artifact to a device and look at it, over :class:`edgelearn.device.Device`."""
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("info", "ping"), help="what to ask the device")
+    parser.add_argument("action", choices=("info", "ping", "save", "restore", "reset"),
+                        help="info: versions, limits, state; ping: round trip; save / restore: "
+                             "the model in flash; reset: clear the state (keep the model)")
     _port(parser)
 
 
@@ -72,6 +75,14 @@ def run_device(args: argparse.Namespace) -> int:
             if args.action == "ping":
                 rtt = min(dev.ping(b"x" * 64) for _ in range(10))
                 print(f"round trip {rtt * 1e3:.3f} ms")
+                return 0
+            if args.action in ("save", "restore"):
+                gen, slot = dev.save() if args.action == "save" else dev.restore()
+                print(f"{args.action}d: generation {gen}, slot {slot}")
+                return 0
+            if args.action == "reset":
+                dev.reset()
+                print("state cleared")
                 return 0
             info = dev.info()
     except ProtocolError as e:

@@ -337,6 +337,9 @@ def test_cli_deploy_and_device_info(emu_tcp, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "loaded" in out and "saved: generation" in out and "model loaded" in out
     assert main(["device", "ping", "--port", emu_tcp.url]) == 0
+    for action in ("reset", "restore", "save"):
+        assert main(["device", action, "--port", emu_tcp.url]) == 0
+    assert "restored: generation" in capsys.readouterr().out
     assert main(["device", "info", "--port", "socket://127.0.0.1:1", "--timeout", "0.1"]) == 1
 
 
