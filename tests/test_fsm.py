@@ -278,6 +278,15 @@ def test_asynchronous_input_small(small):
         fsm_sim.walk(small, WALK, input_jitter=2)
 
 
+def test_biased_stimuli_mask_fewer_neurons():
+    """f_s = 0.75 (a quarter of the neurons masked, negative components -3; appendix E)."""
+    c = fsm.compile_fsm(EXAMPLE, 2000, seed=1, f_s=0.75)
+    assert np.mean(c.stim_a > 0) == pytest.approx(0.75, abs=0.02)
+    assert set(np.unique(c.stim_a).tolist()) == {-3.0, 1.0}
+    r = fsm_sim.walk(c, fsm_sim.random_schedule(WALK, np.random.default_rng(1)))
+    assert r.correct, r.errors
+
+
 def test_walk_errors(small):
     with pytest.raises(KeyError, match="unknown symbol 'fly'"):
         fsm_sim.walk(small, ["up", "fly"])
