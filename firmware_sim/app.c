@@ -98,7 +98,8 @@ static int install(el_app_t *app, int idx, uint32_t len)
 {
     uint8_t *buf = app->mem.image[idx];
     uint32_t off = 0, shift, i, n_neurons;
-    size_t core_bytes = 0, need, counts_at, in_at, third_at, scratch_at, max_mat = 0;
+    size_t core_bytes = 0, counts_at, in_at, third_at, scratch_at;
+    uint64_t need, max_mat = 0; /* 64-bit: a sparse n_src x n_dst can pass 2^32 on a 32-bit MCU */
     el_status_t cs;
     el_core_t *core = NULL;
     int st;
@@ -130,8 +131,8 @@ static int install(el_app_t *app, int idx, uint32_t len)
         n_neurons += app->art.pops[i].size;
     }
     for (i = 0; i < app->art.desc.n_conns; ++i) {
-        size_t m = (size_t)conn_n_src(&app->art, i) * conn_n_dst(&app->art, i) + app->art.nnz[i] +
-                   app->art.rule_len[i];
+        uint64_t m = (uint64_t)conn_n_src(&app->art, i) * conn_n_dst(&app->art, i) +
+                     app->art.nnz[i] + app->art.rule_len[i];
         if (m > max_mat) {
             max_mat = m;
         }
@@ -140,7 +141,7 @@ static int install(el_app_t *app, int idx, uint32_t len)
     in_at = counts_at + (size_t)n_neurons * 4u;
     third_at = in_at + app->art.desc.n_inputs;
     scratch_at = align_up(third_at + n_neurons, 8);
-    need = scratch_at + max_mat;
+    need = (uint64_t)scratch_at + max_mat;
     if (cs != EL_OK || need > app->mem.arena_bytes) {
         if (app->core != NULL) {
             (void)el_artifact_parse(app->img, app->img_len, &app->art);

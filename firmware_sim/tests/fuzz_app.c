@@ -130,6 +130,7 @@ static int h_fprog(void *ctx, uint32_t a, const uint8_t *b, uint32_t n)
 }
 
 static uint16_t g_seq = 1;
+static unsigned long g_mutants_loaded; /* resealed mutant artifacts the device accepted */
 static unsigned long g_status_hist[256]; /* answers to well-formed requests, by status */
 
 /* Send a request (after a flushing 0x00); returns the number of frames it produced. */
@@ -161,13 +162,27 @@ static void request_ok(uint8_t type, const uint8_t *p, size_t len)
     }
 }
 
-static void load_model(void)
+/* LOAD an artifact: the plastic test image, or (mutant != 0) a copy with a few payload bytes
+ * changed and both CRCs resealed, which LOAD_COMMIT may accept (a strange but well-formed
+ * model: then the handlers run on it) or refuse with a status. */
+static void load_image(int mutant)
 {
-    const unsigned char *img = k_art_plastic;
+    static uint8_t copy[sizeof k_art_plastic];
+    const uint8_t *img = k_art_plastic;
     uint32_t total = (uint32_t)sizeof k_art_plastic, off = 0;
     uint8_t p[EL_PROTO_MAX_PAYLOAD];
     size_t len = 0;
     el_msg_load_begin_t b;
+    if (mutant) {
+        uint32_t pay = 32u + ((uint32_t)k_art_plastic[12] | ((uint32_t)k_art_plastic[13] << 8));
+        uint32_t k, n_mut = 1u + below(3);
+        memcpy(copy, k_art_plastic, sizeof copy);
+        for (k = 0; k < n_mut; ++k) {
+            copy[pay + below(total - pay)] ^= (uint8_t)(1u << below(8));
+        }
+        (void)el_artifact_reseal(copy, total);
+        img = copy;
+    }
     b.total_size = total;
     b.crc = el_crc32(0, img, total);
     b.flags = 0;
@@ -183,7 +198,21 @@ static void load_model(void)
         request_ok(EL_MSG_LOAD_CHUNK, p, len);
         off += n;
     }
-    request_ok(EL_MSG_LOAD_COMMIT, NULL, 0);
+    if (mutant) {
+        uint16_t seq = g_seq;
+        g_seq = (uint16_t)(g_seq % 0xFFFFu + 1u);
+        REQUIRE(send_frame(EL_MSG_LOAD_COMMIT, seq, NULL, 0) == 1 && g_last_out.seq == seq);
+        if (g_last_out.type == (EL_MSG_LOAD_COMMIT | EL_MSG_RESPONSE)) {
+            g_mutants_loaded++;
+        }
+    } else {
+        request_ok(EL_MSG_LOAD_COMMIT, NULL, 0);
+    }
+}
+
+static void load_model(void)
+{
+    load_image(0);
 }
 
 static const uint8_t k_types[] = {EL_MSG_PING,  EL_MSG_INFO,   EL_MSG_RESET,   EL_MSG_LOAD_BEGIN,
@@ -331,7 +360,10 @@ int main(void)
         uint32_t kind = below(100);
         uint8_t type = k_types[below(sizeof k_types)];
         uint16_t seq;
-        if (it % 5000 == 0 || g_app.core == NULL) {
+        if (it % 2000 == 0 || g_app.core == NULL) {
+            if (below(3) == 0) {
+                load_image(1); /* a mutant: accepted or refused, the device goes on */
+            }
             if (below(4) == 0 || g_app.core == NULL) {
                 load_model();
             }
@@ -428,10 +460,10 @@ int main(void)
     }
     printf("fuzz_app: %lu inputs (%lu well-formed, %lu CRC-valid random, %lu mutated, %lu noise) "
            "in %.1f s; %lu frames answered (%lu ERROR), %u requests executed, %u repeats, "
-           "%u receiver errors\n",
+           "%u receiver errors; %lu mutant artifacts loaded\n",
            iters, kinds[0], kinds[1], kinds[2], kinds[3],
            (double)(clock() - t0) / CLOCKS_PER_SEC, g_out_frames, g_out_errors,
-           g_app.stats.requests, g_app.stats.repeats, g_app.stats.rx_errors);
+           g_app.stats.requests, g_app.stats.repeats, g_app.stats.rx_errors, g_mutants_loaded);
     if (getenv("EL_FUZZ_VERBOSE")) {
         for (it = 0; it < 256; ++it) {
             if (g_status_hist[it]) {
