@@ -222,9 +222,7 @@ class Device:
                         return reply
                 if not resend:
                     self._flush = True
-            except (serial.SerialException, OSError) as e:
-                if isinstance(e, P.ProtocolError):
-                    raise
+            except (serial.SerialException, OSError):
                 try:
                     self.reconnect()
                 except LinkError:
