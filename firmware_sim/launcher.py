@@ -41,9 +41,10 @@ class FirmwareError(RuntimeError):
 
 
 def csrc_dir() -> Path:
-    """The C runtime's sources (``csrc/`` next to this package in a checkout)."""
+    """The C runtime's sources: ``$EDGELEARN_CSRC``, else ``csrc/`` next to this package (a
+    checkout), else the copy installed with it (``firmware_sim/csrc``, a link in the checkout)."""
     env = os.environ.get("EDGELEARN_CSRC")
-    for cand in ([Path(env)] if env else []) + [HERE.parent / "csrc"]:
+    for cand in ([Path(env)] if env else []) + [HERE.parent / "csrc", HERE / "csrc"]:
         if (cand / "el_core.c").is_file():
             return cand
     raise FirmwareError("the firmware needs the C runtime's sources (csrc/ of an edgelearn "
