@@ -119,12 +119,15 @@ def main(argv=None) -> int:
     model = A.AttentionModel.load(args.model)
     fp = load_float()
     results = {}
-    pool = D.glyph_pool(D.HELDOUT_BASE, args.heldout_classes, 6)
-    ep = D.sample_episodes(pool, args.episodes, seed=2024)
-    results["held-out glyphs 5-way 1-shot"] = evaluate(model, ep, float_params=fp)
+    for jitter, name in ((D.TRAIN_JITTER, f"held-out glyphs, jitter {D.TRAIN_JITTER}"),
+                         (None, "held-out glyphs, generator default jitter")):
+        pool = D.glyph_pool(D.HELDOUT_BASE, args.heldout_classes, 6, jitter=jitter)
+        ep = D.sample_episodes(pool, args.episodes, seed=2024)
+        results[name] = evaluate(model, ep, float_params=fp)
+        print(name, json.dumps(results[name]), flush=True)
     if args.nmnist.exists():
         ep = D.sample_episodes(D.nmnist_pool(args.nmnist), args.episodes, seed=2024)
-        results["N-MNIST 5-way 1-shot"] = evaluate(model, ep, float_params=fp)
+        results["N-MNIST (slayer-nmnist, 50 recordings)"] = evaluate(model, ep, float_params=fp)
     print(table(results))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

@@ -90,7 +90,8 @@ def train_float(pool, *, n_hidden: int = 64, steps: int = 3000, batch: int = 64,
         ep = sample_episodes(pool, batch, n_way=n_way, seed=seed * 100003 + i)
         p, st, l, a = update(p, st, ep.ctx, ep.ctx_labels, ep.query, ep.query_labels)
         if i % 500 == 0 or i == steps - 1:
-            log(f"float step {i}: loss {float(l):.3f} acc {float(a):.3f} ({time.time() - t0:.0f} s)")
+            log(f"float step {i}: loss {float(l):.3f} acc {float(a):.3f} "
+                f"({time.time() - t0:.0f} s)")
     return p
 
 
@@ -333,7 +334,8 @@ def twin_predict(m: A.AttentionModel, ep, n_labels: int, *, chunk: int = 64):
     f = jax.jit(jax.vmap(twin_counts_fn(net, lay, m.n_steps), (None, 0, 0, 0)))
     outs, pots = [], []
     for a in range(0, ep.ctx.shape[0], chunk):
-        sub = dataclasses.replace(ep, ctx=ep.ctx[a:a + chunk], ctx_labels=ep.ctx_labels[a:a + chunk],
+        sub = dataclasses.replace(ep, ctx=ep.ctx[a:a + chunk],
+                                  ctx_labels=ep.ctx_labels[a:a + chunk],
                                   query=ep.query[a:a + chunk],
                                   query_labels=ep.query_labels[a:a + chunk],
                                   classes=ep.classes[a:a + chunk])
@@ -362,14 +364,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from pathlib import Path
 
-    from ._attention_data import PIXEL_MAP, TRAIN_CLASSES, Pool, glyph_pool
+    from ._attention_data import PIXEL_MAP, TRAIN_CLASSES, TRAIN_JITTER, Pool, glyph_pool
 
     if args.train_pool:
         x = np.unpackbits(np.load(args.train_pool), axis=-1)
         x = x[..., :2 * PIXEL_MAP["width"] * PIXEL_MAP["height"]].astype(bool)
         pool = Pool(x, tuple(range(x.shape[0])))
     else:
-        pool = glyph_pool(0, TRAIN_CLASSES, 6)
+        pool = glyph_pool(0, TRAIN_CLASSES, 6, jitter=TRAIN_JITTER)
     out = Path(args.out)
     if args.float_params:
         with np.load(args.float_params) as z:

@@ -48,7 +48,8 @@ def _pool(args):
 
     if args.data == "nmnist":
         return D.nmnist_pool(args.nmnist or NMNIST_ROOT)
-    return D.glyph_pool(D.HELDOUT_BASE + 1000 * args.seed, max(args.way, 12), 2, seed=0)
+    return D.glyph_pool(D.HELDOUT_BASE + 1000 * args.seed, max(args.way, 12), 2,
+                        jitter=D.TRAIN_JITTER)
 
 
 class _Engine:

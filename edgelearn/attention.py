@@ -68,7 +68,7 @@ t_epoch = {t_epoch}
 round = floor
 """
 
-VALUE_RULE = """# value write: the label's out neuron (r = 64) gets r from the slot that spiked (x0 = 1)
+VALUE_RULE = """# value write: out neuron with r = 64 (the label) gets r from the slot that spiked
 dw = r * x0
 t_epoch = {t_epoch}
 round = floor
@@ -359,7 +359,8 @@ def run_c(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarr
         s = core.run(q_raster[q]).s
         counts.append(s[:, lay.out0:lay.out0 + lay.n_labels].sum(0))
         slots.append(s[:, lay.slot0:lay.slot0 + lay.n_slots].sum(0))
-    return EpisodeTrace(counts=np.asarray(counts, np.int32), slot_counts=np.asarray(slots, np.int32),
+    return EpisodeTrace(counts=np.asarray(counts, np.int32),
+                        slot_counts=np.asarray(slots, np.int32),
                         keys=np.stack(keys).astype(np.int32) if record else None,
                         values=np.stack(values).astype(np.int32) if record else None)
 
