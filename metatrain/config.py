@@ -74,6 +74,8 @@ class EvalConfig:
     engine: str = "runtime"           # runtime (C, falls back to twin if it cannot) | twin
     transfer_steps: int = 100
     transfer_lr: float = 0.1
+    nmnist: str = ""                  # N-MNIST folder (relative to the repository root) for a
+    nmnist_queries: int = 4           # second held-out test; skipped when empty or missing
 
 
 @dataclasses.dataclass(frozen=True)

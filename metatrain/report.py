@@ -19,6 +19,18 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
                            episodes=E.episodes, seed=cfg.seed)
     res["test"] = ev.evaluate(art, eps, engine=E.engine, baselines=E.baselines,
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
+    if E.nmnist:
+        path = Path(E.nmnist)
+        if not path.is_absolute():
+            path = Path(__file__).resolve().parent.parent / path
+        if path.is_dir():
+            eps_n = ev.make_episodes(art, str(path), ways=e.ways, shots=e.shots,
+                                     queries=E.nmnist_queries, episodes=E.episodes, seed=cfg.seed)
+            res["nmnist"] = ev.evaluate(art, eps_n, engine=E.engine, baselines=E.baselines,
+                                        transfer_steps=E.transfer_steps,
+                                        transfer_lr=E.transfer_lr)
+        else:
+            res["nmnist"] = {"skipped": f"{path} not found"}
     curve = []
     for k in E.shots_curve:
         eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=E.queries,

@@ -77,7 +77,7 @@ def test_inner_loop_matches_sample_by_sample_protocol():
             proto, topo.n_neurons, lab)).final_state
     ref = model.learn(topo, proto, params, S, L)
     assert np.array_equal(np.asarray(ref.plastic[1].w), np.asarray(st.plastic[1].w))
-    assert int(ref.t) == int(st.t) == len(S) * TINY.steps
+    assert int(ref.t) == int(st.t) == TINY.steps  # each sample starts at t = 0 (spec 5.5)
 
 
 def test_shot_order_is_round_robin():
@@ -107,7 +107,8 @@ def test_gradients_full_first_order_and_remat():
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(remat), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
     # first order drops cross-shot Jacobians: a different gradient
-    assert not np.allclose(np.asarray(full["hyper"].coef), np.asarray(first["hyper"].coef))
+    assert not np.allclose(np.asarray(full["hyper"].coef), np.asarray(first["hyper"].coef),
+                           rtol=1e-3, atol=0)
 
 
 def test_export_is_the_quantised_theta():
