@@ -13,7 +13,7 @@ all: test
 $(STAMP): $(SRC_DEPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	@touch $@
 
 install: $(STAMP)
@@ -23,10 +23,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(MAKE) -C csrc test
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
 bench: $(STAMP)
-	-$(PY) -m pip install -q -e '.[dev,bench]' --no-build-isolation
 	$(PY) tests/bench/run.py --out bench-results
 
 lint: $(STAMP)
