@@ -136,7 +136,7 @@ def to_model(p: dict, *, n_steps: int, pixel_map: dict, slot_vth: int = C.VTH_MA
         ramp_steps=int(ramp_steps))
 
 
-def calibrate(m: A.AttentionModel, pool, *, n_episodes: int = 48, seed: int = 3,
+def calibrate(m: A.AttentionModel, pool, *, n_episodes: int = 96, seed: int = 3,
               n_way: int = 5) -> A.AttentionModel:
     """Slot threshold and ramp from the twin's own scores: with the ramp off, the slots'
     potentials after the query's events are the attention scores; the threshold sits just

@@ -116,15 +116,15 @@ def _render(ep_i, n_ep, keys, values, log, acc):
     from rich.table import Table
     from rich.text import Text
 
-    kv = Table.grid(padding=(0, 2))
-    kv.add_column()
-    kv.add_column()
-    k_txt = "\n".join(f"slot {i}: {row}" for i, row in enumerate(_heat(keys, 127)))
-    v_txt = "\n".join(f"label {i}: {row}" for i, row in enumerate(_heat(values, 64)))
-    kv.add_row(Panel(Text(k_txt), title="keys: proj -> slot synapses (written w <- x1)"),
-               Panel(Text(v_txt), title="values: slot -> label synapses"))
+    k_txt = "\n".join(f"slot {i:>3} {row}" for i, row in enumerate(_heat(keys, 127)))
+    v_txt = "\n".join(f"label {i:>2} {row}" for i, row in enumerate(_heat(values, 64)))
+    kv = Table.grid(padding=(0, 1))
+    kv.add_column(no_wrap=True)
+    kv.add_column(no_wrap=True)
+    kv.add_row(Panel(Text(k_txt, no_wrap=True), title="keys: proj -> slot (w <- x1)"),
+               Panel(Text(v_txt, no_wrap=True), title="values: slot -> label"))
     return Group(Text(f"episode {ep_i + 1}/{n_ep}   accuracy so far {acc}", style="bold"), kv,
-                 Panel(Text("\n".join(log[-12:])), title="tokens"))
+                 Panel(Text("\n".join(log[-10:])), title="tokens"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,8 +178,8 @@ def run(args: argparse.Namespace) -> int:
                 correct += pred == truth
                 total += 1
                 bars = " ".join(f"s{i}:{int(s)}" for i, s in enumerate(scores))
-                line = (f"query {q}: scores {bars} -> winner slot {int(np.argmax(scores))}, "
-                        f"label counts {counts.tolist()} -> {pred} (truth {truth}) "
+                line = (f"query {q}: scores {bars}; label spikes {counts.tolist()} -> {pred} "
+                        f"(truth {truth}) "
                         f"{'ok' if pred == truth else 'WRONG'}")
                 log.append(line)
                 rec["queries"].append({"scores": scores.tolist(), "counts": counts.tolist(),

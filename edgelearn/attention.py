@@ -11,12 +11,13 @@ Network (every layer a population of the core; neurons are integrate-and-fire co
     proj   --KEY (plastic, S x H)--> slot (S)                 keys:   written w <- x1, slot by r
     addr, mode --sparse, fixed-->  slot                       write-mode gating of the slots
     go     --sparse, fixed-->  slot                           the read-out ramp
+    go     --(-128)-->  proj                                  silences the encoder after events
     slot   --(-inhibition)-->  slot                           winner-take-all
     slot   --VALUE (plastic, L x S)--> out (L)                values: written w += r x0, label by r
 
 Write (a context token = an example and its label): the example's events stream into the
-pixel axons for ``n_steps`` steps (then silence to the token's end), the address axon of slot ``n``
-and the mode axon spike at every step. The mode axon holds every slot below threshold except
+pixel axons for ``n_steps`` steps (then the go axon silences the encoder to the token's end),
+the address axon of slot ``n`` and the mode axon spike at every step. The mode axon holds every slot below threshold except
 the addressed one, which spikes every step. The third factor selects what is written at the
 learning epoch that ends the token (``t_epoch`` = token length):
 
@@ -59,6 +60,9 @@ R_KEY = 16
 R_VALUE = 64
 #: the address / mode connection's mantissas and exponent (write-mode gating of the slots).
 ADDR_W, MODE_W, GATE_EXP = 126, -100, 7
+#: the go axon's weight onto every proj neuron: it silences the encoder after a token's events
+#: (proj neurons with a positive bias would otherwise keep firing into the keys and scores).
+GO_PROJ_W = -128
 
 KEY_RULE = """# key write, slot-addressed by the third factor: w <- x1 on the slot whose r = 16
 dw = 2^-4 * r * (x1 - w)
@@ -210,6 +214,7 @@ def build_network(model: AttentionModel, n_slots: int, n_labels: int, *,
     key_rule, value_rule = model.rules()
     w_pix = np.zeros((H, lay.n_inputs), np.int8)
     w_pix[:, :P] = model.w_proj
+    w_pix[:, lay.go_axon] = GO_PROJ_W
     # slot n: its address axon and the mode axon (sparse CSR, sorted indices)
     indptr = np.arange(0, 2 * S + 1, 2, dtype=np.int32)
     indices = np.stack([P + np.arange(S), np.full(S, lay.mode_axon)], 1).ravel()
@@ -264,6 +269,7 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
     raster[:, :T, :lay.n_pixels] = pixels
     raster[np.arange(N), :, lay.n_pixels + slots] = True
     raster[:, :, lay.mode_axon] = True
+    raster[:, T:, lay.go_axon] = True  # encoder silenced after the events
     third = np.zeros((N, t_token, lay.n_neurons), np.int8)
     third[np.arange(N), :, lay.slot0 + slots] = r_key
     third[np.arange(N), :, lay.out0 + np.asarray(labels)] = r_value
@@ -273,7 +279,8 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
 def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int,
                  ramp_steps: int) -> np.ndarray:
     """``(Q, t_token, n_inputs)`` bool: the queries' events (steps ``1 .. T``), then the go
-    axon for ``ramp_steps`` steps; no address or mode spikes."""
+    axon for ``ramp_steps`` steps (ramping the slots, silencing the encoder); no address or
+    mode spikes."""
     pixels = np.asarray(pixels, bool)
     T = pixels.shape[1]
     if T + ramp_steps + DRAIN > t_token:

@@ -44,7 +44,8 @@ def test_context_program_places_addresses_mode_and_third_factors(model):
     assert raster[0, 0, 5] and raster[1, 3, 7] and raster[:, :, :lay.n_pixels].sum() == 2
     assert raster[0, :, lay.addr_axon(2)].all() and not raster[0, :, lay.addr_axon(0)].any()
     assert raster[1, :, lay.addr_axon(0)].all() and raster[:, :, lay.mode_axon].all()
-    assert not raster[:, :, lay.go_axon].any()
+    go = raster[:, :, lay.go_axon]
+    assert not go[:, :model.n_steps].any() and go[:, model.n_steps:].all()
     assert (third[0, :, lay.slot0 + 2] == A.R_KEY).all() and (third[0, :, lay.out0 + 3] ==
                                                                A.R_VALUE).all()
     assert np.count_nonzero(third) == 2 * 2 * model.t_token
