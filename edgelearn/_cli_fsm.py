@@ -1,12 +1,14 @@
 """``edgelearn fsm compile|run``: vector-symbolic state machines in attractor networks.
 
-``edgelearn fsm compile FSM.toml -o fsm.npz`` compiles a plain-text machine into the weights of
-an attractor network (int8 mantissas and a power-of-two scale) plus its hypervectors. The
-versioned ``.elm`` model artifact does not exist yet; until it does the compiled network is an
-``.npz`` (:func:`edgelearn.fsm.save_npz` documents its keys).
+``edgelearn fsm compile FSM.toml -o fsm.elm`` compiles a plain-text machine into an attractor
+network on the core, saved as a model artifact (``docs/artifact.md``) whose manifest keeps the
+machine's text, N and the seed (the hypervectors are regenerated from them, and the weights
+checked, on load); ``-o fsm.npz`` writes the int8 weights and hypervectors instead
+(:func:`edgelearn.fsm.save_npz` documents its keys).
 
-``edgelearn fsm run FILE --symbols a,b,b,c`` drives the network (FILE: a compiled ``.npz``, or a
-``.toml`` compiled on the fly) with the symbols, on the numpy reference dynamics, and prints the
+``edgelearn fsm run FILE --symbols a,b,b,c`` drives the network (FILE: a compiled ``.elm`` or
+``.npz``, or a ``.toml`` compiled on the fly) with the symbols, on the numpy reference dynamics
+(or ``--engine runtime|twin``, the core), and prints the
 walk: the state the network settles in after each symbol, the reference machine's state, and
 outputs. Exit status 0 when the network's walk matches the reference, 1 when it does not, 2 on
 bad input.
@@ -24,9 +26,10 @@ import numpy as np
 from .cli import UsageError
 
 _COMPILE_HELP = (
-    "compile FSM.toml into an attractor network (.npz for now: the versioned .elm artifact "
-    "does not exist yet)")
-_RUN_HELP = "drive a compiled (.npz) or plain-text (.toml) machine with symbols; print the walk"
+    "compile FSM.toml into an attractor network: a deployable .elm artifact (the network on "
+    "the core) or an .npz of the weights and hypervectors")
+_RUN_HELP = ("drive a compiled (.elm or .npz) or plain-text (.toml) machine with symbols; print "
+             "the walk")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,13 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "edgelearn/data/fsm_example.toml.")
     c.add_argument("machine", type=Path, help="the machine, TOML")
     c.add_argument("-o", "--out", type=Path, required=True,
-                   help="output .npz (the .elm artifact format is not available yet)")
+                   help="output: .elm (artifact for the runtime and devices) or .npz")
     _network_options(c)
     c.add_argument("--even", action="store_true",
                    help="even int8 mantissas only (what the core's mixed-sign mode keeps)")
 
     r = sub.add_parser("run", help=_RUN_HELP, description=_RUN_HELP + ".")
-    r.add_argument("file", type=Path, help="compiled .npz (from 'fsm compile') or a .toml machine")
+    r.add_argument("file", type=Path,
+                   help="compiled .elm or .npz (from 'fsm compile') or a .toml machine")
     r.add_argument("--symbols", required=True,
                    help="comma-separated input symbols, e.g. up,up,door")
     r.add_argument("--hold", type=int, default=4, help="steps each symbol is held: s_a (default 4)")
@@ -100,10 +104,14 @@ def run(args: argparse.Namespace) -> int:
 def _run_compile(args: argparse.Namespace) -> int:
     from . import fsm
 
-    compiled, mant, exp = _compile(args.machine, args.neurons, args.seed, args.even)
+    even = args.even or args.out.suffix == ".elm"  # the core needs even mantissas
+    compiled, mant, exp = _compile(args.machine, args.neurons, args.seed, even)
     exact = exp == 0 and np.array_equal(mant.astype(np.float32), compiled.dense())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fsm.save_npz(args.out, compiled, mant, exp)
+    if args.out.suffix == ".elm":
+        _save_elm(args, compiled, mant, exp)
+    else:
+        fsm.save_npz(args.out, compiled, mant, exp)
     spec = compiled.spec
     print(f"{args.machine}: {len(spec.states)} states, {len(spec.transitions)} transitions, "
           f"{len(spec.symbols)} symbols, {len(spec.outputs)} outputs -> N = {compiled.n} "
@@ -111,6 +119,50 @@ def _run_compile(args: argparse.Namespace) -> int:
           f"load {fsm.capacity_load(len(spec.states), len(spec.transitions)):g} of "
           f"{fsm.CAPACITY_FRACTION * compiled.n:g} -> {args.out}")
     return 0
+
+
+def _save_elm(args: argparse.Namespace, compiled, mant, exp) -> None:
+    """The machine as a deployable artifact: the core network (``fsm_core``) plus a manifest
+    holding the machine's text, N and the seed, from which the hypervectors that decode the
+    state are regenerated (and the weights checked) when it is loaded."""
+    from . import artifact, fsm_core
+
+    try:
+        core = fsm_core.core_network(compiled, mant)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    manifest = {"kind": "fsm", "fsm_toml": args.machine.read_text(), "neurons": compiled.n,
+                "seed": args.seed, "quant_exp": int(exp), "source": str(args.machine)}
+    try:
+        artifact.save(args.out, artifact.Artifact(core.network, manifest=manifest))
+    except ValueError as e:
+        raise UsageError(f"{args.out}: {e}") from None
+
+
+def _load_elm(path: Path):
+    import tomllib
+
+    from . import artifact, fsm, fsm_core
+
+    try:
+        art = artifact.load(path)
+    except artifact.ArtifactError as e:
+        raise UsageError(str(e)) from None
+    m = art.manifest
+    if m.get("kind") != "fsm" or "fsm_toml" not in m:
+        raise UsageError(f"{path}: not a state-machine artifact (kind {m.get('kind')!r})")
+    try:
+        spec = fsm.fsm_from_dict(tomllib.loads(m["fsm_toml"]), where=f"{path}:manifest")
+        compiled = fsm.compile_fsm(spec, int(m["neurons"]), seed=int(m["seed"]),
+                                   where=str(path))
+    except (ValueError, KeyError, tomllib.TOMLDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from None
+    mant, exp = fsm.quantize_int8(compiled.dense(), even=True)
+    rebuilt = fsm_core.core_network(compiled, mant).network
+    for a, b in zip(rebuilt.connections, art.network.connections, strict=True):
+        if not np.array_equal(a.weights, b.weights):
+            raise UsageError(f"{path}: the weights do not match the machine in its manifest")
+    return compiled, mant, exp
 
 
 def _run_run(args: argparse.Namespace) -> int:
@@ -128,6 +180,8 @@ def _run_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: no such file")
     if args.file.suffix == ".toml":
         compiled, mant, exp = _compile(args.file, args.neurons, args.seed, False)
+    elif args.file.suffix == ".elm":
+        compiled, mant, exp = _load_elm(args.file)
     else:
         try:
             compiled, mant, exp = fsm.load_npz(args.file)

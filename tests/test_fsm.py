@@ -1,6 +1,7 @@
 """State machines in attractor networks: parsing, compiling, dynamics, robustness, CLI."""
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -418,3 +419,20 @@ def test_demo_fsm_from_gesture_recordings(tmp_path, capsys):
     assert data["correct"] and len(data["symbols"]) == 3
     assert all(s["events"] > 0 and s["t_off_s"] > s["t_on_s"] for s in data["symbols"])
     assert report.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_cli_compiles_an_elm_artifact_that_runs_on_the_core(tmp_path, capsys):
+    from edgelearn.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "edgelearn" / "data" / "fsm_example.toml"
+    out = tmp_path / "fsm.elm"
+    assert main(["fsm", "compile", str(example), "-o", str(out), "-n", "1000"]) == 0
+    assert main(["inspect", str(out)]) == 0
+    assert "kind: fsm" in capsys.readouterr().out
+    assert main(["fsm", "run", str(out), "--symbols", "up,up,down", "--engine", "runtime"]) == 0
+    assert "walk correct" in capsys.readouterr().out
+    bad = bytearray(out.read_bytes())
+    bad[-3] ^= 1
+    (tmp_path / "bad.elm").write_bytes(bytes(bad))
+    assert main(["fsm", "run", str(tmp_path / "bad.elm"), "--symbols", "up"]) == 2
+    assert "checksum" in capsys.readouterr().err
