@@ -17,9 +17,10 @@ Network (every layer a population of the core; neurons are integrate-and-fire co
 
 Write (a context token = an example and its label): the example's events stream into the
 pixel axons for ``n_steps`` steps (then the go axon silences the encoder to the token's end),
-the address axon of slot ``n`` and the mode axon spike at every step. The mode axon holds every slot below threshold except
-the addressed one, which spikes every step. The third factor selects what is written at the
-learning epoch that ends the token (``t_epoch`` = token length):
+the address axon of slot ``n`` and the mode axon spike at every step. The mode axon holds
+every slot below threshold except the addressed one, which spikes every step. The third
+factor selects what is written at the learning epoch that ends the token (``t_epoch`` = token
+length):
 
 - ``r = R_KEY`` on slot ``n`` (0 elsewhere): ``KEY_RULE`` ``dw = 2^-4 * r * (x1 - w)`` sets row
   ``n`` of the key memory to the proj neurons' pre-synaptic traces ``x1`` (the token's code);
@@ -35,8 +36,9 @@ hard-max: time-to-first-spike of the scores). Its spike reaches the label neuron
 values; the prediction is the out neuron with the most spikes over the token (ties, i.e. two
 slots crossing in the same ramp step, to the lowest index).
 
-Between tokens the host calls ``reset_neurons`` (twin) / the runtime's neuron reset (C):
-compartments, traces and epoch bits clear; the memories stay.
+Before every token the host starts a new sample (spec 5.5: the twin's ``reset_neurons``, the C
+runtime's ``Core.reset``): time back to 0, compartments, traces, epoch bits, tags and third
+factors clear; the memories (the plastic weights) stay. So each token's epoch is its last step.
 """
 
 from __future__ import annotations
