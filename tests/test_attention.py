@@ -105,8 +105,11 @@ def test_swapping_two_labels_in_the_context_swaps_the_predictions(model, episode
         swap[[a_, b_]] = [b_, a_]
         # the same slots win; only the labels their values point to change
         np.testing.assert_array_equal(before.slot_counts, after.slot_counts)
-        np.testing.assert_array_equal(after.pred, swap[before.pred])
-        checked += int(np.isin(before.pred, [a_, b_]).sum())
+        # (a tie, two slots crossing in the same ramp step, goes to the lowest label, which a
+        # swap can change: compare the queries with one winner)
+        clear = (before.counts == before.counts.max(-1, keepdims=True)).sum(-1) == 1
+        np.testing.assert_array_equal(after.pred[clear], swap[before.pred[clear]])
+        checked += int(np.isin(before.pred[clear], [a_, b_]).sum())
     assert checked > 0
 
 
