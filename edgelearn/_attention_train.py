@@ -240,6 +240,7 @@ def params_to_model(m: A.AttentionModel, params) -> A.AttentionModel:
 
 def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 16,
                   n_way: int = 5, lr: float = 0.1, beta: float = 40.0, seed: int = 1,
+                  loss_kind: str = "softmax", margin: float = 2.0,
                   log=print) -> A.AttentionModel:
     """Surrogate-gradient training of the deployed integers in the twin, on whole episodes
     (context written by the plasticity processor, queries read through it). Loss: softmax
@@ -262,6 +263,7 @@ def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 1
     params = twin.params_from_network(net)
     f = twin_counts_fn(net, lay, m.n_steps)
     thr = 64.0 * m.slot_vth
+    ramp = max(1.0, m.go_w * 2.0 ** (m.go_exp + 6))  # one ramp increment of v
 
     def trainable(p):
         return {"w": p.conns[A.C_PIX].w, "bias": p.pops[0].bias_mant,
@@ -286,9 +288,16 @@ def finetune_twin(m: A.AttentionModel, pool, *, steps: int = 200, batch: int = 1
         t = _unscale(theta, scale)
         p = merge(params, t)
         _, v = jax.vmap(f, (None, 0, 0, 0))(p, cr, ct, qr)        # (B, Q, S)
-        lp = jax.nn.log_softmax(beta * v / thr, -1)
         hit = cl[:, None, :] == ql[:, :, None]                     # (B, Q, S) slot has label
-        nll = -jnp.mean(jax.nn.logsumexp(jnp.where(hit, lp, -1e9), -1))
+        if loss_kind == "margin":
+            # the race's hard-max: the right slot ahead of the best wrong one by `margin`
+            # ramp increments
+            right = jnp.max(jnp.where(hit, v, -1e9), -1)
+            wrong = jnp.max(jnp.where(hit, -1e9, v), -1)
+            nll = jnp.mean(jax.nn.relu(margin - (right - wrong) / ramp))
+        else:
+            lp = jax.nn.log_softmax(beta * v / thr, -1)
+            nll = -jnp.mean(jax.nn.logsumexp(jnp.where(hit, lp, -1e9), -1))
         best = jnp.take_along_axis(cl, jnp.argmax(v, -1), -1)
         return nll, jnp.mean(best == ql)
 
