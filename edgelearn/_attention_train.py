@@ -366,7 +366,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(A.default_model_path()))
     ap.add_argument("--train-pool", help=".npy of packed bits (n_classes, n, T, P), else generated")
     ap.add_argument("--float-steps", type=int, default=3000)
-    ap.add_argument("--twin-steps", type=int, default=200)
+    ap.add_argument("--twin-steps", type=int, default=0,
+                    help="twin fine-tuning steps (0: the shipped model's recipe)")
     ap.add_argument("--twin-lr", type=float, default=0.1)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--float-params", help="start from these float params (.npz), skip float")
