@@ -28,7 +28,7 @@ SPLITS = ("train", "val", "test")
 
 def input_map_for(kind: str, *, dt_us: int) -> InputMap:
     """The input map of a data kind: 34 x 34 glyphs / N-MNIST pooled by 2 (17 x 17 x 2 = 578
-    axons); 128 x 128 gestures pooled by 8 to the same 16 x 16 grid... see docs/metatrain.md."""
+    axons); 128 x 128 gestures pooled by 8 onto the same grid (16 x 16 of its 17 x 17 used)."""
     if kind in ("glyphs", "nmnist"):
         return InputMap(17, 17, 2, shift=1, dt_us=dt_us)
     if kind == "gestures":

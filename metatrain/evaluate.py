@@ -14,6 +14,8 @@ neuron before the readout, from the same network):
 
 - ``handset``: the same network with the shipped ``error_triggered`` rule (hand-set
   hyperparameters) and a zero readout, learning on chip the same way;
+- ``handset_init``: the same network with the meta-training's initial (hand-chosen) rule
+  hyperparameters and initial readout weights, i.e. everything learned except the rule;
 - ``transfer``: a softmax readout fitted by gradient descent (Adam) on the K shots' features;
 - ``ncm``: nearest class mean (Euclidean) of the features.
 
@@ -29,7 +31,6 @@ import functools
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,26 @@ def handset_network(network, proto):
     return Network(network.n_inputs, network.populations, tuple(conns), seed=network.seed)
 
 
+def handset_init_network(art, proto):
+    """The same network with the meta-training's *initial* rule hyperparameters and readout
+    weights (from the manifest's config: hand-chosen, before any meta-training), or ``None``
+    when the manifest does not say."""
+    from edgelearn import rule
+    from edgelearn.network import Connection, Network
+
+    mcfg = art.manifest.get("config", {}).get("model") if isinstance(art.manifest, dict) else None
+    if not isinstance(mcfg, dict) or "rule" not in mcfg:
+        return None
+    network = art.network
+    conns = list(network.connections)
+    c = conns[proto.plastic]
+    shape = (network.size_of(c.dst), network.size_of(c.src))
+    w0 = int(np.clip(np.floor(float(mcfg.get("w0_init", 0.0)) + 0.5), -128, 127))
+    conns[proto.plastic] = Connection(c.src, c.dst, np.full(shape, w0, np.int8), c.w_exp,
+                                      c.mixed, rule=rule.parse(mcfg["rule"]))
+    return Network(network.n_inputs, network.populations, tuple(conns), seed=network.seed)
+
+
 def features(network, proto, X: np.ndarray, *, chunk: int = 32) -> np.ndarray:
     """Spike counts of every neuron before the readout population, ``(..., F)`` (the twin,
     in fixed-size chunks so that one compiled program serves every call)."""
@@ -323,6 +344,10 @@ def evaluate(art, eps: Episodes, *, engine: str = "runtime", baselines: bool = F
         hs = handset_network(art.network, proto)
         hc, _ = counts_for(hs, proto, eps, "twin" if fallback else engine)
         res["handset"] = summarize((hc.argmax(-1) == eps.QL).mean(-1))
+        hi = handset_init_network(art, proto)
+        if hi is not None:
+            hic, _ = counts_for(hi, proto, eps, "twin" if fallback else engine)
+            res["handset_init"] = summarize((hic.argmax(-1) == eps.QL).mean(-1))
         fS = features(art.network, proto, eps.S)
         fQ = features(art.network, proto, eps.Q)
         ncm = [np.mean(ncm_predict(fS[e], eps.L[e], fQ[e], ways) == eps.QL[e])
@@ -380,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"{ways}-way {args.shots}-shot, {args.episodes} episodes x {ways * args.queries} "
              f"queries, engine {res['engine']}" + (f" ({res['fallback']})" if "fallback" in res
                                                   else "")]
-    for k in ("metatrained", "handset", "transfer", "ncm"):
+    for k in ("metatrained", "handset", "handset_init", "transfer", "ncm"):
         if k in res:
             lines.append(f"  {k:12s} {100 * res[k]['acc']:6.2f} % +- {100 * res[k]['ci95']:.2f}")
     if "episodes_c_ne_twin" in res:

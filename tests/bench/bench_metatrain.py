@@ -23,8 +23,10 @@ import json, resource, sys, time, dataclasses
 import jax, numpy as np
 from metatrain import config, model, train
 cfg, _ = config.load(sys.argv[1])
-order, remat, shots, batch, reps = sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-cfg = dataclasses.replace(cfg, meta=dataclasses.replace(cfg.meta, order=order, remat=remat, batch=batch))
+order, remat = sys.argv[2], sys.argv[3] == "1"
+shots, batch, reps = (int(a) for a in sys.argv[4:7])
+meta = dataclasses.replace(cfg.meta, order=order, remat=remat, batch=batch)
+cfg = dataclasses.replace(cfg, meta=meta)
 m, e = cfg.model, cfg.episode
 rng = np.random.default_rng(0)
 S = (rng.random((batch, e.ways * shots, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
@@ -47,7 +49,8 @@ jax.block_until_ready(met)
 step_s = (time.perf_counter() - t) / reps
 print(json.dumps({"order": order, "remat": remat, "shots": shots, "batch": batch,
                   "compile_s": round(compile_s, 2), "step_s": round(step_s, 3),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "peak_rss_mb": round(
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                   "rss_before_step_mb": round(rss0, 1)}))
 """
 
@@ -61,8 +64,9 @@ def run_case(cfg: Path, order: str, remat: bool, shots: int, batch: int, reps: i
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def main(out_dir=None, *, shots: int = 5, batch: int = 8, reps: int = 3) -> dict:
-    cfg = ROOT / "metatrain" / "configs" / "glyphs.toml"
+def main(out_dir=None, *, shots: int = 5, batch: int = 8, reps: int = 3,
+         config: str | None = None) -> dict:
+    cfg = Path(config).resolve() if config else ROOT / "metatrain" / "configs" / "glyphs.toml"
     rows = []
     for order in ("full", "first"):
         for remat in (False, True):
@@ -71,7 +75,7 @@ def main(out_dir=None, *, shots: int = 5, batch: int = 8, reps: int = 3) -> dict
             print(f"order={r['order']:5s} remat={int(r['remat'])} shots={r['shots']} "
                   f"batch={r['batch']}: step {r['step_s']:.3f} s, compile {r['compile_s']:.1f} s, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MiB", flush=True)
-    res = {"config": str(cfg.relative_to(ROOT)), "cases": rows,
+    res = {"config": str(cfg), "cases": rows,
            "note": "one process per case; peak RSS = ru_maxrss (includes the XLA compile)"}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -84,5 +88,7 @@ if __name__ == "__main__":
     ap.add_argument("--shots", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--config", default=None, help="default: metatrain/configs/glyphs.toml")
     a = ap.parse_args()
-    print(json.dumps(main(None, shots=a.shots, batch=a.batch, reps=a.reps), indent=1))
+    print(json.dumps(main(None, shots=a.shots, batch=a.batch, reps=a.reps, config=a.config),
+                     indent=1))
