@@ -220,3 +220,20 @@ def test_c_runtime_predictions_equal_twin(smoke_run):
     t = ev.twin_counts(art.network, proto, eps)
     assert np.array_equal(c, t)
     assert dataclasses.is_dataclass(art.readout)
+
+
+NMNIST = ROOT.parent / "shared" / "data" / "events" / "slayer-nmnist"
+
+
+@pytest.mark.skipif(not NMNIST.is_dir(), reason="N-MNIST sample recordings not present")
+def test_evaluate_cli_real_nmnist_folder(smoke_run):
+    r = _cli("evaluate", str(smoke_run / "model.elm"), "--data", str(NMNIST), "--shots", "1",
+             "--queries", "4", "--episodes", "2", "--engine", "runtime")
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert res["source"]["dataset"] == "NMNISTFolder"
+    assert res["episodes_c_ne_twin"] == 0 and res["counts_equal"]
+    # 5 recordings per digit: 1 shot + 5 queries is refused with a clear error
+    r = _cli("evaluate", str(smoke_run / "model.elm"), "--data", str(NMNIST), "--queries", "5",
+             "--episodes", "1", "--engine", "twin")
+    assert r.returncode == 2 and "samples" in r.stderr
