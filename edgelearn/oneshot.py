@@ -96,7 +96,23 @@ def third_factor(art: Artifact, cls: int | None) -> np.ndarray:
     return r
 
 
-class _Base:
+class _Samples:
+    """What every engine shares: finishing a sample, and whole-sample learn/predict."""
+
+    def finish(self) -> Outcome:
+        if self._step < self.artifact.readout.steps:
+            self.feed(np.zeros(0, _EVENT_DTYPE()), self.artifact.readout.steps)
+        return Outcome(self._counts.copy(), prediction(self._counts), self._seconds,
+                       self._events)
+
+    def learn(self, rec, cls: int) -> Outcome:
+        return _whole(self, rec, cls)
+
+    def predict(self, rec) -> Outcome:
+        return _whole(self, rec, None)
+
+
+class _Base(_Samples):
     """Host-side binning for the in-process engines: events -> raster rows, chunk by chunk
     (identical to binning the whole sample at once)."""
 
@@ -142,18 +158,6 @@ class _Base:
         self._seconds += time.perf_counter() - t0
         self._counts += s[:, self._start:self._start + self._n].sum(0).astype(np.int64)
         return self._counts.copy()
-
-    def finish(self) -> Outcome:
-        if self._step < self.artifact.readout.steps:
-            self.feed(np.zeros(0, _EVENT_DTYPE()), self.artifact.readout.steps)
-        return Outcome(self._counts.copy(), prediction(self._counts), self._seconds,
-                       self._events)
-
-    def learn(self, rec, cls: int) -> Outcome:
-        return _whole(self, rec, cls)
-
-    def predict(self, rec) -> Outcome:
-        return _whole(self, rec, None)
 
 
 def _EVENT_DTYPE():
@@ -223,7 +227,7 @@ class TwinLearner(_Base):
         return np.asarray(self.state.plastic[self._conn].w).astype(np.int64)
 
 
-class DeviceLearner:
+class DeviceLearner(_Samples):
     """A device (firmware on the host emulator, QEMU or a board) over the serial link: the
     device bins the events itself (the artifact's input map) and counts the readout's spikes.
     """
@@ -272,18 +276,6 @@ class DeviceLearner:
         self._events += int(keep.sum())
         self._step = until
         return self._counts.copy()
-
-    def finish(self) -> Outcome:
-        if self._step < self.artifact.readout.steps:
-            self.feed(np.zeros(0, _EVENT_DTYPE()), self.artifact.readout.steps)
-        return Outcome(self._counts.copy(), prediction(self._counts), self._seconds,
-                       self._events)
-
-    def learn(self, rec, cls: int) -> Outcome:
-        return _whole(self, rec, cls)
-
-    def predict(self, rec) -> Outcome:
-        return _whole(self, rec, None)
 
     def readout_weights(self) -> np.ndarray:
         return self.dev.read_weights(self._conn).astype(np.int64)
