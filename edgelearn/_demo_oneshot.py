@@ -132,7 +132,7 @@ def dataset(args):
     # classes generated with a seed of their own: trajectories the artifact never saw
     ds = events.gestures(n_classes=max(8, args.ways), samples_per_class=args.shots +
                          args.queries + 2, seed=1000 + args.seed)
-    return ds, ds.sensor_size, "generated gestures (seed %d)" % (1000 + args.seed)
+    return ds, ds.sensor_size, f"generated gestures (seed {1000 + args.seed})"
 
 
 def open_learner(args, art, stack):

@@ -13,9 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgelearn import INPUT, Connection, Network, Population
+from edgelearn import INPUT, Connection, Network, Population, runtime, twin
 from edgelearn import constants as C
-from edgelearn import runtime, twin
 
 STEPS = 100
 

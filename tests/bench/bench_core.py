@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from w1_runtime import measure as measure_c
 from w1_runtime import w1
 
