@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/edgelearn demo $(DEMO_ARGS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check edgelearn metatrain firmware_sim tests demos
 	$(MAKE) -C csrc test
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
