@@ -6,25 +6,6 @@
 
 static const uint8_t k_magic[8] = {0x89, 0x45, 0x4C, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A};
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 /* A bounded cursor over [base, end) of the image; `pos` is an offset in the image. */
 typedef struct cursor {
     const uint8_t *img;
@@ -68,7 +49,7 @@ el_artifact_status_t el_artifact_payload_offset(const uint8_t *image, size_t len
             }
         }
     }
-    off = (uint64_t)EL_ART_HEADER_BYTES + rd32(image + 12);
+    off = (uint64_t)EL_ART_HEADER_BYTES + el_get_u32(image + 12);
     if (off > 0xFFFFFFFFu) {
         return EL_ART_E_TRUNCATED;
     }
@@ -84,10 +65,10 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
     if (!take(c, 12, &p)) {
         return EL_ART_E_TRUNCATED;
     }
-    a->desc.n_inputs = rd32(p);
-    a->seed = rd32(p + 4);
-    n_pops = rd16(p + 8);
-    n_conns = rd16(p + 10);
+    a->desc.n_inputs = el_get_u32(p);
+    a->seed = el_get_u32(p + 4);
+    n_pops = el_get_u16(p + 8);
+    n_conns = el_get_u16(p + 10);
     if (n_pops < 1 || n_pops > EL_MAX_POPULATIONS || n_conns > EL_MAX_CONNECTIONS ||
         a->desc.n_inputs > EL_MAX_FANIN) {
         return EL_ART_E_NETWORK;
@@ -98,15 +79,15 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
         if (!take(c, 16, &p)) {
             return EL_ART_E_TRUNCATED;
         }
-        pd->size = rd32(p);
-        pd->du = rd16(p + 4);
-        pd->dv = rd16(p + 6);
-        pd->vth_mant = (int32_t)rd32(p + 8);
+        pd->size = el_get_u32(p);
+        pd->du = el_get_u16(p + 4);
+        pd->dv = el_get_u16(p + 6);
+        pd->vth_mant = (int32_t)el_get_u32(p + 8);
         pd->bias_exp = p[12];
         pd->refractory = p[13];
         pd->flags = 0;
-        if (pd->size < 1 || pd->size > EL_MAX_NEURONS || rd16(p + 14) != 0 ||
-            rd32(p + 8) > 0x7FFFFFFFu) {
+        if (pd->size < 1 || pd->size > EL_MAX_NEURONS || el_get_u16(p + 14) != 0 ||
+            el_get_u32(p + 8) > 0x7FFFFFFFu) {
             return EL_ART_E_NETWORK;
         }
         sizes[k] = pd->size;
@@ -124,13 +105,13 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
         if (!take(c, 16, &p)) {
             return EL_ART_E_TRUNCATED;
         }
-        src = rd16(p);
-        dst = rd16(p + 2);
+        src = el_get_u16(p);
+        dst = el_get_u16(p + 2);
         cd->w_exp = (int8_t)p[4];
         flags = p[5];
-        nnz = rd32(p + 8);
-        code_len = rd32(p + 12);
-        if (rd16(p + 6) != 0 || dst >= n_pops || (src != EL_ART_SRC_INPUT && src >= n_pops) ||
+        nnz = el_get_u32(p + 8);
+        code_len = el_get_u32(p + 12);
+        if (el_get_u16(p + 6) != 0 || dst >= n_pops || (src != EL_ART_SRC_INPUT && src >= n_pops) ||
             (flags & ~(uint32_t)(EL_ART_FLAG_MIXED | EL_ART_FLAG_SPARSE | EL_ART_FLAG_PLASTIC)) ||
             (!(flags & EL_ART_FLAG_SPARSE) && nnz != 0) ||
             (!(flags & EL_ART_FLAG_PLASTIC) && code_len != 0)) {
@@ -156,7 +137,7 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
                 return EL_ART_E_TRUNCATED;
             }
             /* The core follows indptr up to indptr[n_dst]: it must be the nnz checked here. */
-            if (rd32(ip + 4u * n_dst) != nnz || rd32(ip) != 0) {
+            if (el_get_u32(ip + 4u * n_dst) != nnz || el_get_u32(ip) != 0) {
                 return EL_ART_E_NETWORK;
             }
             cd->indptr = (const uint32_t *)(const void *)ip;
@@ -214,15 +195,15 @@ el_artifact_status_t el_artifact_parse(const uint8_t *image, size_t len, el_arti
     if (st != EL_ART_OK) {
         return st;
     }
-    if (el_crc32(0, image, 24) != rd32(image + 24) || rd32(image + 28) != 0 ||
-        rd16(image + 10) != 0) {
+    if (el_crc32(0, image, 24) != el_get_u32(image + 24) || el_get_u32(image + 28) != 0 ||
+        el_get_u16(image + 10) != 0) {
         return EL_ART_E_HEADER_CRC;
     }
-    if (rd16(image + 8) != EL_ART_FORMAT_VERSION) {
+    if (el_get_u16(image + 8) != EL_ART_FORMAT_VERSION) {
         return EL_ART_E_VERSION;
     }
-    mlen = rd32(image + 12);
-    plen = rd32(image + 16);
+    mlen = el_get_u32(image + 12);
+    plen = el_get_u32(image + 16);
     end = (uint64_t)EL_ART_HEADER_BYTES + mlen + plen;
     if (end > len) {
         return EL_ART_E_TRUNCATED;
@@ -230,7 +211,7 @@ el_artifact_status_t el_artifact_parse(const uint8_t *image, size_t len, el_arti
     if (end < len) {
         return EL_ART_E_TRAILING;
     }
-    if (el_crc32(0, image + EL_ART_HEADER_BYTES, (size_t)mlen + plen) != rd32(image + 20)) {
+    if (el_crc32(0, image + EL_ART_HEADER_BYTES, (size_t)mlen + plen) != el_get_u32(image + 20)) {
         return EL_ART_E_CRC;
     }
     if (((uintptr_t)(image + payload_at)) & 3u) {
@@ -250,9 +231,9 @@ el_artifact_status_t el_artifact_parse(const uint8_t *image, size_t len, el_arti
         if (!take(&c, 8, &h)) {
             return EL_ART_E_TRUNCATED;
         }
-        type = rd16(h);
-        slen = rd32(h + 4);
-        if (rd16(h + 2) != 0) {
+        type = el_get_u16(h);
+        slen = el_get_u32(h + 4);
+        if (el_get_u16(h + 2) != 0) {
             return EL_ART_E_SECTION;
         }
         if (slen > c.end - c.pos) {
@@ -279,15 +260,15 @@ el_artifact_status_t el_artifact_parse(const uint8_t *image, size_t len, el_arti
             if (!take(&s, 16, &p)) {
                 return EL_ART_E_TRUNCATED;
             }
-            m->width = rd16(p);
-            m->height = rd16(p + 2);
+            m->width = el_get_u16(p);
+            m->height = el_get_u16(p + 2);
             m->polarities = p[4];
             m->shift = p[5];
-            m->x0 = rd16(p + 6);
-            m->y0 = rd16(p + 8);
-            m->dt_us = rd32(p + 12);
+            m->x0 = el_get_u16(p + 6);
+            m->y0 = el_get_u16(p + 8);
+            m->dt_us = el_get_u32(p + 12);
             if ((m->polarities != 1 && m->polarities != 2) || m->width < 1 || m->height < 1 ||
-                m->dt_us < 1 || m->shift > 15 || rd16(p + 10) != 0) {
+                m->dt_us < 1 || m->shift > 15 || el_get_u16(p + 10) != 0) {
                 return EL_ART_E_INPUT_MAP;
             }
             art->has_input_map = 1;
@@ -299,10 +280,10 @@ el_artifact_status_t el_artifact_parse(const uint8_t *image, size_t len, el_arti
             if (!take(&s, 8, &p)) {
                 return EL_ART_E_TRUNCATED;
             }
-            art->readout.population = rd16(p);
+            art->readout.population = el_get_u16(p);
             art->readout.r_pos = (int8_t)p[2];
             art->readout.r_neg = (int8_t)p[3];
-            art->readout.steps = rd32(p + 4);
+            art->readout.steps = el_get_u32(p + 4);
             art->has_readout = 1;
         } else {
             return EL_ART_E_SECTION;
@@ -333,12 +314,12 @@ el_artifact_status_t el_artifact_reseal(uint8_t *image, size_t len)
     if (len < EL_ART_HEADER_BYTES) {
         return EL_ART_E_TRUNCATED;
     }
-    end = (uint64_t)EL_ART_HEADER_BYTES + rd32(image + 12) + rd32(image + 16);
+    end = (uint64_t)EL_ART_HEADER_BYTES + el_get_u32(image + 12) + el_get_u32(image + 16);
     if (end > len) {
         return EL_ART_E_TRUNCATED;
     }
-    wr32(image + 20, el_crc32(0, image + EL_ART_HEADER_BYTES, (size_t)(end - EL_ART_HEADER_BYTES)));
-    wr32(image + 24, el_crc32(0, image, 24));
+    el_put_u32(image + 20, el_crc32(0, image + EL_ART_HEADER_BYTES, (size_t)(end - EL_ART_HEADER_BYTES)));
+    el_put_u32(image + 24, el_crc32(0, image, 24));
     return EL_ART_OK;
 }
 

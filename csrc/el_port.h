@@ -63,4 +63,35 @@ static inline void el_memcpy(void *EL_RESTRICT dst, const void *EL_RESTRICT src,
 #endif
 }
 
+/* ---- little-endian fields (artifacts, frames, flash records): the only definitions ---------- */
+
+/** The little-endian uint16 at @p p. */
+static inline uint16_t el_get_u16(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] | ((unsigned)p[1] << 8));
+}
+
+/** The little-endian uint32 at @p p. */
+static inline uint32_t el_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/** Store @p v at @p p, little-endian. */
+static inline void el_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/** Store @p v at @p p, little-endian. */
+static inline void el_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)((v >> 8) & 0xFFu);
+    p[2] = (uint8_t)((v >> 16) & 0xFFu);
+    p[3] = (uint8_t)(v >> 24);
+}
+
 #endif /* EL_PORT_H */

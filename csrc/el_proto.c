@@ -3,6 +3,7 @@
  * @brief The serial protocol's codec (el_proto.h, docs/protocol.md). Freestanding: no libc.
  */
 #include "el_proto.h"
+#include "el_port.h"
 
 /* The common codes of el_proto_status_t are el_status_t's (compile-time check). */
 typedef char el_proto_same_codes_[(EL_PROTO_ERR_NULL == (int)EL_ERR_NULL &&
@@ -16,44 +17,19 @@ typedef char el_proto_same_codes_[(EL_PROTO_ERR_NULL == (int)EL_ERR_NULL &&
 
 /* ---- little-endian field access ---------------------------------------------------------- */
 
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] | ((unsigned)p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
 /* Two's complement reinterpretation without implementation-defined conversions. */
 static int32_t get_i32(const uint8_t *p)
 {
-    uint32_t u = get_u32(p);
+    uint32_t u = el_get_u32(p);
     if (u <= 0x7FFFFFFFUL) {
         return (int32_t)u;
     }
     return (int32_t)(u - 0x80000000UL) - (int32_t)0x7FFFFFFF - 1;
 }
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static void put_i32(uint8_t *p, int32_t v)
 {
-    put_u32(p, (uint32_t)v); /* conversion to unsigned is modular: well defined */
+    el_put_u32(p, (uint32_t)v); /* conversion to unsigned is modular: well defined */
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -311,9 +287,9 @@ el_proto_status_t el_frame_build(uint8_t type, uint16_t seq, const uint8_t *payl
     }
     head[0] = EL_PROTO_VERSION;
     head[1] = type;
-    put_u16(head + 2, seq);
-    put_u16(head + 4, (uint16_t)len);
-    put_u32(tail, el_crc32(el_crc32(0, head, sizeof head), payload, len));
+    el_put_u16(head + 2, seq);
+    el_put_u16(head + 4, (uint16_t)len);
+    el_put_u32(tail, el_crc32(el_crc32(0, head, sizeof head), payload, len));
     enc_init(&e, out, cap);
     enc_put_n(&e, head, sizeof head);
     enc_put_n(&e, payload, len);
@@ -387,14 +363,14 @@ static el_proto_status_t rx_end(el_rx_t *rx, bool *ready)
         return rx_fail(rx, EL_PROTO_E_SHORT);
     }
     crc = el_crc32(0, rx->buf, (size_t)n - EL_PROTO_CRC_BYTES);
-    if (crc != get_u32(rx->buf + n - EL_PROTO_CRC_BYTES)) {
+    if (crc != el_get_u32(rx->buf + n - EL_PROTO_CRC_BYTES)) {
         return rx_fail(rx, EL_PROTO_E_CRC);
     }
     rx->header_ok = 1;
     if (rx->buf[0] != EL_PROTO_VERSION) {
         return rx_fail(rx, EL_PROTO_E_VERSION);
     }
-    if ((size_t)get_u16(rx->buf + 4) + EL_PROTO_HEADER_BYTES + EL_PROTO_CRC_BYTES != n) {
+    if ((size_t)el_get_u16(rx->buf + 4) + EL_PROTO_HEADER_BYTES + EL_PROTO_CRC_BYTES != n) {
         return rx_fail(rx, EL_PROTO_E_LENGTH);
     }
     if (!el_msg_type_known(rx->buf[1])) {
@@ -452,11 +428,11 @@ el_proto_status_t el_rx_frame(const el_rx_t *rx, el_proto_frame_t *frame)
     n = rx->frame_n;
     frame->version = b[0];
     frame->type = b[1];
-    frame->seq = get_u16(b + 2);
-    frame->crc = get_u32(b + n - EL_PROTO_CRC_BYTES);
-    if ((size_t)get_u16(b + 4) + EL_PROTO_HEADER_BYTES + EL_PROTO_CRC_BYTES == n &&
+    frame->seq = el_get_u16(b + 2);
+    frame->crc = el_get_u32(b + n - EL_PROTO_CRC_BYTES);
+    if ((size_t)el_get_u16(b + 4) + EL_PROTO_HEADER_BYTES + EL_PROTO_CRC_BYTES == n &&
         b[0] == EL_PROTO_VERSION) {
-        frame->len = get_u16(b + 4);
+        frame->len = el_get_u16(b + 4);
         frame->payload = frame->len != 0 ? b + EL_PROTO_HEADER_BYTES : NULL;
     } else {
         frame->len = 0;
@@ -631,19 +607,19 @@ el_proto_status_t el_msg_info_pack(const el_msg_info_t *m, uint8_t *buf, size_t 
     buf[1] = m->fw_major;
     buf[2] = m->fw_minor;
     buf[3] = m->fw_patch;
-    put_u16(buf + 4, m->max_payload);
-    put_u16(buf + 6, m->rx_window);
-    put_u32(buf + 8, m->caps);
-    put_u32(buf + 12, m->event_queue);
-    put_u32(buf + 16, m->max_artifact_bytes);
-    put_u32(buf + 20, m->max_neurons);
-    put_u32(buf + 24, m->max_synapses);
-    put_u32(buf + 28, m->ram_bytes);
-    put_u32(buf + 32, m->max_run_steps);
+    el_put_u16(buf + 4, m->max_payload);
+    el_put_u16(buf + 6, m->rx_window);
+    el_put_u32(buf + 8, m->caps);
+    el_put_u32(buf + 12, m->event_queue);
+    el_put_u32(buf + 16, m->max_artifact_bytes);
+    el_put_u32(buf + 20, m->max_neurons);
+    el_put_u32(buf + 24, m->max_synapses);
+    el_put_u32(buf + 28, m->ram_bytes);
+    el_put_u32(buf + 32, m->max_run_steps);
     buf[36] = m->flash_slots;
     buf[37] = m->model_loaded;
     buf[38] = m->learning;
-    put_u32(buf + 40, m->step);
+    el_put_u32(buf + 40, m->step);
     return EL_PROTO_OK;
 }
 
@@ -660,19 +636,19 @@ el_proto_status_t el_msg_info_unpack(const uint8_t *p, size_t len, el_msg_info_t
     m->fw_major = p[1];
     m->fw_minor = p[2];
     m->fw_patch = p[3];
-    m->max_payload = get_u16(p + 4);
-    m->rx_window = get_u16(p + 6);
-    m->caps = get_u32(p + 8);
-    m->event_queue = get_u32(p + 12);
-    m->max_artifact_bytes = get_u32(p + 16);
-    m->max_neurons = get_u32(p + 20);
-    m->max_synapses = get_u32(p + 24);
-    m->ram_bytes = get_u32(p + 28);
-    m->max_run_steps = get_u32(p + 32);
+    m->max_payload = el_get_u16(p + 4);
+    m->rx_window = el_get_u16(p + 6);
+    m->caps = el_get_u32(p + 8);
+    m->event_queue = el_get_u32(p + 12);
+    m->max_artifact_bytes = el_get_u32(p + 16);
+    m->max_neurons = el_get_u32(p + 20);
+    m->max_synapses = el_get_u32(p + 24);
+    m->ram_bytes = el_get_u32(p + 28);
+    m->max_run_steps = el_get_u32(p + 32);
     m->flash_slots = p[36];
     m->model_loaded = p[37];
     m->learning = p[38];
-    m->step = get_u32(p + 40);
+    m->step = el_get_u32(p + 40);
     return EL_PROTO_OK;
 }
 
@@ -703,9 +679,9 @@ el_proto_status_t el_msg_load_begin_pack(const el_msg_load_begin_t *m, uint8_t *
                                          size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_LOAD_BEGIN_BYTES));
-    put_u32(buf, m->total_size);
-    put_u32(buf + 4, m->crc);
-    put_u32(buf + 8, m->flags);
+    el_put_u32(buf, m->total_size);
+    el_put_u32(buf + 4, m->crc);
+    el_put_u32(buf + 8, m->flags);
     return EL_PROTO_OK;
 }
 
@@ -715,11 +691,11 @@ el_proto_status_t el_msg_load_begin_unpack(const uint8_t *p, size_t len, el_msg_
     if (!all_zero(p + 8, 4)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    if (get_u32(p) == 0) {
+    if (el_get_u32(p) == 0) {
         return EL_PROTO_ERR_RANGE;
     }
-    m->total_size = get_u32(p);
-    m->crc = get_u32(p + 4);
+    m->total_size = el_get_u32(p);
+    m->crc = el_get_u32(p + 4);
     m->flags = 0;
     return EL_PROTO_OK;
 }
@@ -729,8 +705,8 @@ el_proto_status_t el_msg_load_begin_resp_pack(const el_msg_load_begin_resp_t *m,
                                               size_t cap, size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_LOAD_BEGIN_RESP_BYTES));
-    put_u32(buf, m->total_size);
-    put_u16(buf + 4, m->chunk_max);
+    el_put_u32(buf, m->total_size);
+    el_put_u16(buf + 4, m->chunk_max);
     return EL_PROTO_OK;
 }
 
@@ -742,11 +718,11 @@ el_proto_status_t el_msg_load_begin_resp_unpack(const uint8_t *p, size_t len,
     if (!all_zero(p + 6, 2)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    chunk = get_u16(p + 4);
+    chunk = el_get_u16(p + 4);
     if (chunk == 0 || chunk > EL_MSG_LOAD_CHUNK_MAX_DATA) {
         return EL_PROTO_ERR_RANGE;
     }
-    m->total_size = get_u32(p);
+    m->total_size = el_get_u32(p);
     m->chunk_max = chunk;
     return EL_PROTO_OK;
 }
@@ -763,7 +739,7 @@ el_proto_status_t el_msg_load_chunk_pack(const el_msg_load_chunk_t *m, uint8_t *
         return EL_PROTO_ERR_NULL;
     }
     TRY(pack_begin(m, buf, cap, len, (size_t)EL_MSG_LOAD_CHUNK_HEAD_BYTES + (m ? m->n : 0u)));
-    put_u32(buf, m->offset);
+    el_put_u32(buf, m->offset);
     for (i = 0; i < m->n; ++i) {
         buf[EL_MSG_LOAD_CHUNK_HEAD_BYTES + i] = m->data[i];
     }
@@ -778,7 +754,7 @@ el_proto_status_t el_msg_load_chunk_unpack(const uint8_t *p, size_t len, el_msg_
     if (el_msg_check_len(EL_MSG_LOAD_CHUNK, len) != EL_PROTO_OK) {
         return EL_PROTO_E_PAYLOAD;
     }
-    m->offset = get_u32(p);
+    m->offset = el_get_u32(p);
     m->n = (uint16_t)(len - EL_MSG_LOAD_CHUNK_HEAD_BYTES);
     m->data = p + EL_MSG_LOAD_CHUNK_HEAD_BYTES;
     return EL_PROTO_OK;
@@ -794,10 +770,10 @@ el_proto_status_t el_msg_rule_pack_list(const el_rule_param_t *e, size_t count, 
     }
     TRY(pack_begin(e, buf, cap, len,
                    EL_MSG_RULE_HEAD_BYTES + count * (size_t)EL_MSG_RULE_ENTRY_BYTES));
-    put_u16(buf, (uint16_t)count);
+    el_put_u16(buf, (uint16_t)count);
     for (i = 0; i < count; ++i) {
         uint8_t *q = buf + EL_MSG_RULE_HEAD_BYTES + i * EL_MSG_RULE_ENTRY_BYTES;
-        put_u16(q, e[i].id);
+        el_put_u16(q, e[i].id);
         put_i32(q + 2, e[i].value);
     }
     return EL_PROTO_OK;
@@ -814,7 +790,7 @@ el_proto_status_t el_msg_rule_pack(const el_msg_rule_t *m, uint8_t *buf, size_t 
     }
     n = m != NULL ? (size_t)m->count * EL_MSG_RULE_ENTRY_BYTES : 0u;
     TRY(pack_begin(m, buf, cap, len, EL_MSG_RULE_HEAD_BYTES + n));
-    put_u16(buf, m->count);
+    el_put_u16(buf, m->count);
     for (i = 0; i < n; ++i) {
         buf[EL_MSG_RULE_HEAD_BYTES + i] = m->raw[i];
     }
@@ -827,10 +803,10 @@ el_proto_status_t el_msg_rule_unpack(const uint8_t *p, size_t len, el_msg_rule_t
         return EL_PROTO_ERR_NULL;
     }
     if (el_msg_check_len(EL_MSG_RULE, len) != EL_PROTO_OK || !all_zero(p + 2, 2) ||
-        (size_t)get_u16(p) * EL_MSG_RULE_ENTRY_BYTES + EL_MSG_RULE_HEAD_BYTES != len) {
+        (size_t)el_get_u16(p) * EL_MSG_RULE_ENTRY_BYTES + EL_MSG_RULE_HEAD_BYTES != len) {
         return EL_PROTO_E_PAYLOAD;
     }
-    m->count = get_u16(p);
+    m->count = el_get_u16(p);
     m->raw = p + EL_MSG_RULE_HEAD_BYTES;
     return EL_PROTO_OK;
 }
@@ -839,7 +815,7 @@ el_rule_param_t el_msg_rule_at(const el_msg_rule_t *m, size_t i)
 {
     el_rule_param_t r;
     const uint8_t *q = m->raw + i * EL_MSG_RULE_ENTRY_BYTES;
-    r.id = get_u16(q);
+    r.id = el_get_u16(q);
     r.value = get_i32(q + 2);
     return r;
 }
@@ -861,11 +837,11 @@ el_proto_status_t el_msg_events_pack_list(const el_event_t *ev, size_t count, ui
         }
     }
     TRY(pack_begin(buf, buf, cap, len, EL_MSG_EVENTS_HEAD_BYTES + count * EL_MSG_EVENT_BYTES));
-    put_u16(buf, (uint16_t)count);
+    el_put_u16(buf, (uint16_t)count);
     for (i = 0; i < count; ++i) {
         uint8_t *q = buf + EL_MSG_EVENTS_HEAD_BYTES + i * EL_MSG_EVENT_BYTES;
-        put_u32(q, ev[i].t);
-        put_u32(q + 4, ev[i].addr);
+        el_put_u32(q, ev[i].t);
+        el_put_u32(q + 4, ev[i].addr);
     }
     return EL_PROTO_OK;
 }
@@ -887,7 +863,7 @@ el_proto_status_t el_msg_events_pack(const el_msg_events_t *m, uint8_t *buf, siz
         }
     }
     TRY(pack_begin(m, buf, cap, len, EL_MSG_EVENTS_HEAD_BYTES + n));
-    put_u16(buf, m->count);
+    el_put_u16(buf, m->count);
     for (i = 0; i < n; ++i) {
         buf[EL_MSG_EVENTS_HEAD_BYTES + i] = m->raw[i];
     }
@@ -902,10 +878,10 @@ el_proto_status_t el_msg_events_unpack(const uint8_t *p, size_t len, el_msg_even
         return EL_PROTO_ERR_NULL;
     }
     if (el_msg_check_len(EL_MSG_EVENTS, len) != EL_PROTO_OK || !all_zero(p + 2, 2) ||
-        (size_t)get_u16(p) * EL_MSG_EVENT_BYTES + EL_MSG_EVENTS_HEAD_BYTES != len) {
+        (size_t)el_get_u16(p) * EL_MSG_EVENT_BYTES + EL_MSG_EVENTS_HEAD_BYTES != len) {
         return EL_PROTO_E_PAYLOAD;
     }
-    v.count = get_u16(p);
+    v.count = el_get_u16(p);
     v.raw = p + EL_MSG_EVENTS_HEAD_BYTES;
     for (i = 1; i < v.count; ++i) {
         if (el_msg_events_at(&v, i).t < el_msg_events_at(&v, i - 1).t) {
@@ -920,8 +896,8 @@ el_event_t el_msg_events_at(const el_msg_events_t *m, size_t i)
 {
     el_event_t e;
     const uint8_t *q = m->raw + i * EL_MSG_EVENT_BYTES;
-    e.t = get_u32(q);
-    e.addr = get_u32(q + 4);
+    e.t = el_get_u32(q);
+    e.addr = el_get_u32(q + 4);
     return e;
 }
 
@@ -930,9 +906,9 @@ el_proto_status_t el_msg_events_resp_pack(const el_msg_events_resp_t *m, uint8_t
                                           size_t cap, size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_EVENTS_RESP_BYTES));
-    put_u16(buf, m->accepted);
-    put_u32(buf + 4, m->credits);
-    put_u32(buf + 8, m->queued);
+    el_put_u16(buf, m->accepted);
+    el_put_u32(buf + 4, m->credits);
+    el_put_u32(buf + 8, m->queued);
     return EL_PROTO_OK;
 }
 
@@ -943,9 +919,9 @@ el_proto_status_t el_msg_events_resp_unpack(const uint8_t *p, size_t len,
     if (!all_zero(p + 2, 2)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    m->accepted = get_u16(p);
-    m->credits = get_u32(p + 4);
-    m->queued = get_u32(p + 8);
+    m->accepted = el_get_u16(p);
+    m->credits = el_get_u32(p + 4);
+    m->queued = el_get_u32(p + 8);
     return EL_PROTO_OK;
 }
 
@@ -953,17 +929,17 @@ el_proto_status_t el_msg_events_resp_unpack(const uint8_t *p, size_t len,
 el_proto_status_t el_msg_run_pack(const el_msg_run_t *m, uint8_t *buf, size_t cap, size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_RUN_BYTES));
-    put_u32(buf, m->steps);
+    el_put_u32(buf, m->steps);
     return EL_PROTO_OK;
 }
 
 el_proto_status_t el_msg_run_unpack(const uint8_t *p, size_t len, el_msg_run_t *m)
 {
     TRY(unpack_begin(p, len, m, EL_MSG_RUN_BYTES));
-    if (get_u32(p) == 0) {
+    if (el_get_u32(p) == 0) {
         return EL_PROTO_ERR_RANGE;
     }
-    m->steps = get_u32(p);
+    m->steps = el_get_u32(p);
     return EL_PROTO_OK;
 }
 
@@ -972,20 +948,20 @@ el_proto_status_t el_msg_run_resp_pack(const el_msg_run_resp_t *m, uint8_t *buf,
                                        size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_RUN_RESP_BYTES));
-    put_u32(buf, m->step);
-    put_u32(buf + 4, m->spikes);
-    put_u32(buf + 8, m->events_consumed);
-    put_u32(buf + 12, m->credits);
+    el_put_u32(buf, m->step);
+    el_put_u32(buf + 4, m->spikes);
+    el_put_u32(buf + 8, m->events_consumed);
+    el_put_u32(buf + 12, m->credits);
     return EL_PROTO_OK;
 }
 
 el_proto_status_t el_msg_run_resp_unpack(const uint8_t *p, size_t len, el_msg_run_resp_t *m)
 {
     TRY(unpack_begin(p, len, m, EL_MSG_RUN_RESP_BYTES));
-    m->step = get_u32(p);
-    m->spikes = get_u32(p + 4);
-    m->events_consumed = get_u32(p + 8);
-    m->credits = get_u32(p + 12);
+    m->step = el_get_u32(p);
+    m->spikes = el_get_u32(p + 4);
+    m->events_consumed = el_get_u32(p + 8);
+    m->credits = el_get_u32(p + 12);
     return EL_PROTO_OK;
 }
 
@@ -994,7 +970,7 @@ el_proto_status_t el_msg_third_pack(const el_msg_third_t *m, uint8_t *buf, size_
                                     size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_THIRD_BYTES));
-    put_u16(buf, m->population);
+    el_put_u16(buf, m->population);
     put_i32(buf + 4, m->value);
     return EL_PROTO_OK;
 }
@@ -1005,7 +981,7 @@ el_proto_status_t el_msg_third_unpack(const uint8_t *p, size_t len, el_msg_third
     if (!all_zero(p + 2, 2)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    m->population = get_u16(p);
+    m->population = el_get_u16(p);
     m->value = get_i32(p + 4);
     return EL_PROTO_OK;
 }
@@ -1038,9 +1014,9 @@ el_proto_status_t el_msg_read_pack(const el_msg_read_t *m, uint8_t *buf, size_t 
     TRY(pack_begin(m, buf, cap, len, EL_MSG_READ_BYTES));
     buf[0] = m->what;
     buf[1] = m->flags;
-    put_u16(buf + 2, m->index);
-    put_u32(buf + 4, m->offset);
-    put_u16(buf + 8, m->count);
+    el_put_u16(buf + 2, m->index);
+    el_put_u32(buf + 4, m->offset);
+    el_put_u16(buf + 8, m->count);
     return EL_PROTO_OK;
 }
 
@@ -1060,14 +1036,14 @@ el_proto_status_t el_msg_read_unpack(const uint8_t *p, size_t len, el_msg_read_t
     if ((p[1] & ~EL_READ_FLAG_CLEAR) != 0 || !all_zero(p + 10, 2)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    if (read_elem_size(p[0]) == 0 || get_u16(p + 8) == 0) {
+    if (read_elem_size(p[0]) == 0 || el_get_u16(p + 8) == 0) {
         return EL_PROTO_ERR_RANGE;
     }
     m->what = p[0];
     m->flags = p[1];
-    m->index = get_u16(p + 2);
-    m->offset = get_u32(p + 4);
-    m->count = get_u16(p + 8);
+    m->index = el_get_u16(p + 2);
+    m->offset = el_get_u32(p + 4);
+    m->count = el_get_u16(p + 8);
     return EL_PROTO_OK;
 }
 
@@ -1089,10 +1065,10 @@ el_proto_status_t el_msg_read_resp_pack(const el_msg_read_resp_t *m, uint8_t *bu
     TRY(pack_begin(m, buf, cap, len, EL_MSG_READ_RESP_HEAD_BYTES + n));
     buf[0] = m->what;
     buf[1] = m->elem_size;
-    put_u16(buf + 2, m->index);
-    put_u32(buf + 4, m->offset);
-    put_u32(buf + 8, m->total);
-    put_u16(buf + 12, m->count);
+    el_put_u16(buf + 2, m->index);
+    el_put_u32(buf + 4, m->offset);
+    el_put_u32(buf + 8, m->total);
+    el_put_u16(buf + 12, m->count);
     for (i = 0; i < n; ++i) {
         buf[EL_MSG_READ_RESP_HEAD_BYTES + i] = m->data[i];
     }
@@ -1106,7 +1082,7 @@ el_proto_status_t el_msg_read_resp_unpack(const uint8_t *p, size_t len, el_msg_r
     }
     if (el_msg_check_len((uint8_t)(EL_MSG_READ | EL_MSG_RESPONSE), len) != EL_PROTO_OK ||
         !all_zero(p + 14, 2) ||
-        (size_t)get_u16(p + 12) * p[1] + EL_MSG_READ_RESP_HEAD_BYTES != len) {
+        (size_t)el_get_u16(p + 12) * p[1] + EL_MSG_READ_RESP_HEAD_BYTES != len) {
         return EL_PROTO_E_PAYLOAD;
     }
     if (read_elem_size(p[0]) == 0 || p[1] != read_elem_size(p[0])) {
@@ -1114,10 +1090,10 @@ el_proto_status_t el_msg_read_resp_unpack(const uint8_t *p, size_t len, el_msg_r
     }
     m->what = p[0];
     m->elem_size = p[1];
-    m->index = get_u16(p + 2);
-    m->offset = get_u32(p + 4);
-    m->total = get_u32(p + 8);
-    m->count = get_u16(p + 12);
+    m->index = el_get_u16(p + 2);
+    m->offset = el_get_u32(p + 4);
+    m->total = el_get_u32(p + 8);
+    m->count = el_get_u16(p + 12);
     m->data = p + EL_MSG_READ_RESP_HEAD_BYTES;
     return EL_PROTO_OK;
 }
@@ -1126,7 +1102,7 @@ el_proto_status_t el_msg_read_resp_unpack(const uint8_t *p, size_t len, el_msg_r
 el_proto_status_t el_msg_slot_pack(const el_msg_slot_t *m, uint8_t *buf, size_t cap, size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_SLOT_RESP_BYTES));
-    put_u32(buf, m->generation);
+    el_put_u32(buf, m->generation);
     buf[4] = m->slot;
     return EL_PROTO_OK;
 }
@@ -1137,7 +1113,7 @@ el_proto_status_t el_msg_slot_unpack(const uint8_t *p, size_t len, el_msg_slot_t
     if (!all_zero(p + 5, 3)) {
         return EL_PROTO_E_PAYLOAD;
     }
-    m->generation = get_u32(p);
+    m->generation = el_get_u32(p);
     m->slot = p[4];
     return EL_PROTO_OK;
 }
@@ -1147,9 +1123,9 @@ el_proto_status_t el_msg_error_pack(const el_msg_error_t *m, uint8_t *buf, size_
                                     size_t *len)
 {
     TRY(pack_begin(m, buf, cap, len, EL_MSG_ERROR_BYTES));
-    put_u16(buf, m->status);
+    el_put_u16(buf, m->status);
     buf[2] = m->request_type;
-    put_u32(buf + 4, m->detail);
+    el_put_u32(buf + 4, m->detail);
     return EL_PROTO_OK;
 }
 
@@ -1159,12 +1135,12 @@ el_proto_status_t el_msg_error_unpack(const uint8_t *p, size_t len, el_msg_error
     if (p[3] != 0) {
         return EL_PROTO_E_PAYLOAD;
     }
-    if (get_u16(p) == 0) {
+    if (el_get_u16(p) == 0) {
         return EL_PROTO_ERR_RANGE;
     }
-    m->status = get_u16(p);
+    m->status = el_get_u16(p);
     m->request_type = p[2];
-    m->detail = get_u32(p + 4);
+    m->detail = el_get_u32(p + 4);
     return EL_PROTO_OK;
 }
 
@@ -1172,14 +1148,14 @@ el_proto_status_t el_msg_error_unpack(const uint8_t *p, size_t len, el_msg_error
 el_proto_status_t el_msg_u32_pack(uint32_t value, uint8_t *buf, size_t cap, size_t *len)
 {
     TRY(pack_begin(buf, buf, cap, len, 4));
-    put_u32(buf, value);
+    el_put_u32(buf, value);
     return EL_PROTO_OK;
 }
 
 el_proto_status_t el_msg_u32_unpack(const uint8_t *p, size_t len, uint32_t *value)
 {
     TRY(unpack_begin(p, len, value, 4));
-    *value = get_u32(p);
+    *value = el_get_u32(p);
     return EL_PROTO_OK;
 }
 
@@ -1187,8 +1163,8 @@ el_proto_status_t el_msg_u32x2_pack(uint32_t a, uint32_t b, uint8_t *buf, size_t
                                     size_t *len)
 {
     TRY(pack_begin(buf, buf, cap, len, 8));
-    put_u32(buf, a);
-    put_u32(buf + 4, b);
+    el_put_u32(buf, a);
+    el_put_u32(buf + 4, b);
     return EL_PROTO_OK;
 }
 
@@ -1198,8 +1174,8 @@ el_proto_status_t el_msg_u32x2_unpack(const uint8_t *p, size_t len, uint32_t *a,
     if (b == NULL) {
         return EL_PROTO_ERR_NULL;
     }
-    *a = get_u32(p);
-    *b = get_u32(p + 4);
+    *a = el_get_u32(p);
+    *b = el_get_u32(p + 4);
     return EL_PROTO_OK;
 }
 

@@ -1,23 +1,10 @@
 /* Two-slot model storage (flash_slots.h). */
 #include "flash_slots.h"
 
+#include "el_port.h"
 #include "el_proto.h" /* el_crc32 */
 
 static const uint8_t k_magic[4] = {'E', 'L', 'F', 'S'};
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 static uint32_t slot_bytes(const el_hal_t *hal)
 {
@@ -39,12 +26,12 @@ el_slot_info_t el_slots_probe(const el_hal_t *hal, int slot, uint8_t *buf, uint3
         return info;
     }
     if (h[0] != k_magic[0] || h[1] != k_magic[1] || h[2] != k_magic[2] || h[3] != k_magic[3] ||
-        el_crc32(0, h, 16) != rd32(h + 16)) {
+        el_crc32(0, h, 16) != el_get_u32(h + 16)) {
         return info;
     }
-    info.generation = rd32(h + 4);
-    info.length = rd32(h + 8);
-    info.crc = rd32(h + 12);
+    info.generation = el_get_u32(h + 4);
+    info.length = el_get_u32(h + 8);
+    info.crc = el_get_u32(h + 12);
     if (info.length == 0 || info.length > el_slots_capacity(hal) || info.length > cap ||
         hal->flash_read(hal->ctx, base + EL_SLOT_HEADER_BYTES, buf, info.length) != 0 ||
         el_crc32(0, buf, info.length) != info.crc) {
@@ -105,10 +92,10 @@ int el_slots_save(const el_hal_t *hal, const uint8_t *data, uint32_t n, uint8_t 
     for (i = 0; i < 4; ++i) {
         h[i] = k_magic[i];
     }
-    wr32(h + 4, gen);
-    wr32(h + 8, n);
-    wr32(h + 12, crc);
-    wr32(h + 16, el_crc32(0, h, 16));
+    el_put_u32(h + 4, gen);
+    el_put_u32(h + 8, n);
+    el_put_u32(h + 12, crc);
+    el_put_u32(h + 16, el_crc32(0, h, 16));
     /* the commit: the last byte written is the header CRC's last (the rest stays erased) */
     if (hal->flash_program(hal->ctx, base, h, EL_SLOT_COMMIT_BYTES) != 0) {
         return -1;
