@@ -5,7 +5,7 @@ trajectory comes from ``(seed, class_id)``, the per-sample jitter from ``(seed, 
 index)``, so any sample can be regenerated alone and classes never run out. Samples are made in
 batches: the frames of every sample in a batch go through one :func:`simulate_batch` call.
 
-*glyphs*: a class is 1-5 random strokes (quadratic Bezier curves) in the unit square. A sample
+*glyphs*: a class is 2-5 random strokes (quadratic Bezier curves) in the unit square. A sample
 jitters the control points, rotates, scales, shifts and thickens the strokes (by default about
 as much as handwriting varies within an N-MNIST digit class), draws them white on a dark
 background, and views them with N-MNIST's camera motion:
@@ -146,10 +146,10 @@ class GlyphConfig:
     background: float = 0.08
     foreground: float = 0.9
     stroke_px: float = 2.2
-    jitter: float = 1.75
+    jitter: float = 1.0
     dvs: DVSParams = DVSParams(
-        threshold_on=0.18,
-        threshold_off=0.18,
+        threshold_on=0.24,
+        threshold_off=0.24,
         threshold_sigma=0.05,
         refractory_us=300.0,
         leak_hz=0.05,
@@ -164,11 +164,15 @@ _GSUPER = 2  # ... and a glyph (sub-pixel motion is bilinear between fine pixels
 def glyph_strokes(class_id: int, seed: int = 0) -> np.ndarray:
     """The class's strokes: ``(n_strokes, 3, 2)`` quadratic Bezier control points in [0, 1]^2.
 
-    1-5 strokes; deterministic in ``(seed, class_id)``.
+    2-5 strokes with control points anywhere in the box; deterministic in
+    ``(seed, class_id)``. (One stroke, or strokes crowded into the middle, make classes that
+    the per-sample jitter turns into one another: with 1-5 strokes in [0.1, 0.9]^2 even a
+    convolutional prototypical network trained on 800 classes told held-out classes apart in
+    only 83 % of 5-way 1-shot episodes at jitter 1.75.)
     """
     r = _rng(seed, 0x6C79, class_id)
-    n = int(r.integers(1, 6))
-    pts = r.uniform(0.1, 0.9, size=(n, 3, 2))
+    n = int(r.integers(2, 6))
+    pts = r.uniform(0.0, 1.0, size=(n, 3, 2))
     # chain some strokes (pen continues from the previous end) so glyphs look written
     chain = r.random(n) < 0.5
     for i in range(1, n):
