@@ -6,9 +6,9 @@ index)``, so any sample can be regenerated alone and classes never run out. Samp
 batches: the frames of every sample in a batch go through one :func:`simulate_batch` call.
 
 *glyphs*: a class is 2-5 random strokes (quadratic Bezier curves) in the unit square. A sample
-jitters the control points, rotates, scales, shifts and thickens the strokes (by default about
-as much as handwriting varies within an N-MNIST digit class), draws them white on a dark
-background, and views them with N-MNIST's camera motion:
+jitters the control points, rotates, scales, shifts and thickens the strokes (by default
+little enough that one sample identifies its class: docs/events.md), draws them white on a
+dark background, and views them with N-MNIST's camera motion:
 three 102 ms saccades along a triangle (0,0) -> (1.75, 3.5) -> (3.5, 0) -> (0,0) pixels with
 a raised-cosine velocity profile, at 34 x 34 pixels, 300 ms.
 
@@ -167,7 +167,7 @@ def glyph_strokes(class_id: int, seed: int = 0) -> np.ndarray:
     2-5 strokes with control points anywhere in the box; deterministic in
     ``(seed, class_id)``. (One stroke, or strokes crowded into the middle, make classes that
     the per-sample jitter turns into one another: with 1-5 strokes in [0.1, 0.9]^2 even a
-    convolutional prototypical network trained on 800 classes told held-out classes apart in
+    convolutional prototypical network trained on 400 classes told held-out classes apart in
     only 83 % of 5-way 1-shot episodes at jitter 1.75.)
     """
     r = _rng(seed, 0x6C79, class_id)
