@@ -16,13 +16,10 @@ PIXEL_MAP = {"width": 9, "height": 9, "polarities": 2, "shift": 2, "x0": 0, "y0"
              "dt_us": 15_000}
 N_STEPS = 20  # 20 steps of 15 ms: the 300 ms of an N-MNIST-like sample
 #: generated glyph classes: meta-training uses [0, TRAIN_CLASSES), held-out tests use
-#: [HELDOUT_BASE, HELDOUT_BASE + n) (never seen in training).
+#: [HELDOUT_BASE, HELDOUT_BASE + n) (never seen in training). Both at the generator's default
+#: :class:`edgelearn.events.GlyphConfig` (per-sample variation ``jitter``).
 TRAIN_CLASSES = 2000
 HELDOUT_BASE = 1_000_000
-#: the glyph generator's per-sample variation the shipped model was trained and is tested at
-#: (``GlyphConfig.jitter``; the generator's default became 1.75 after this model was trained,
-#: see docs/attention.md)
-TRAIN_JITTER = 1.0
 
 
 def _address_map(pixel_map: dict):

@@ -108,7 +108,8 @@ def table(results: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=A.default_model_path())
+    ap.add_argument("--model", type=Path, default=A.default_model_path(),
+                    help="the float model is read from incontext_float.npz beside it")
     ap.add_argument("--episodes", type=int, default=500)
     ap.add_argument("--heldout-classes", type=int, default=200)
     ap.add_argument("--nmnist", type=Path, default=NMNIST_ROOT)
@@ -117,14 +118,13 @@ def main(argv=None) -> int:
     from . import _attention_data as D
 
     model = A.AttentionModel.load(args.model)
-    fp = load_float()
+    fp = load_float(args.model.with_name("incontext_float.npz"))
     results = {}
-    for jitter, name in ((D.TRAIN_JITTER, f"held-out glyphs, jitter {D.TRAIN_JITTER}"),
-                         (None, "held-out glyphs, generator default jitter")):
-        pool = D.glyph_pool(D.HELDOUT_BASE, args.heldout_classes, 6, jitter=jitter)
-        ep = D.sample_episodes(pool, args.episodes, seed=2024)
-        results[name] = evaluate(model, ep, float_params=fp)
-        print(name, json.dumps(results[name]), flush=True)
+    name = f"held-out glyphs, {args.heldout_classes} classes"
+    pool = D.glyph_pool(D.HELDOUT_BASE, args.heldout_classes, 6)
+    ep = D.sample_episodes(pool, args.episodes, seed=2024)
+    results[name] = evaluate(model, ep, float_params=fp)
+    print(name, json.dumps(results[name]), flush=True)
     if args.nmnist.exists():
         ep = D.sample_episodes(D.nmnist_pool(args.nmnist), args.episodes, seed=2024)
         results["N-MNIST (slayer-nmnist, 50 recordings)"] = evaluate(model, ep, float_params=fp)

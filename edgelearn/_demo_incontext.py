@@ -48,8 +48,7 @@ def _pool(args):
 
     if args.data == "nmnist":
         return D.nmnist_pool(args.nmnist or NMNIST_ROOT)
-    return D.glyph_pool(D.HELDOUT_BASE + 1000 * args.seed, max(args.way, 12), 2,
-                        jitter=D.TRAIN_JITTER)
+    return D.glyph_pool(D.HELDOUT_BASE + 1000 * args.seed, max(args.way, 12), 2)
 
 
 class _Engine:

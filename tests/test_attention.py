@@ -24,7 +24,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def episodes():
-    pool = D.glyph_pool(D.HELDOUT_BASE + 500, 8, 2, jitter=D.TRAIN_JITTER)
+    pool = D.glyph_pool(D.HELDOUT_BASE + 500, 8, 2)
     return D.sample_episodes(pool, 3, seed=7)
 
 

@@ -80,7 +80,7 @@ def cost_at(model: A.AttentionModel, n_ctx: int, pixels: np.ndarray, n_labels: i
 def measure(fast: bool = False) -> dict:
     model = A.load_default()
     pixels = D.glyph_pixels(np.repeat(np.arange(D.HELDOUT_BASE, D.HELDOUT_BASE + 25), 2),
-                            np.tile(np.arange(2), 25), jitter=D.TRAIN_JITTER)
+                            np.tile(np.arange(2), 25))
     ns = (10, 30, 100) if fast else (10, 30, 100, 300, 1000)
     rows = []
     print(f"{'N':>5} {'changed/tok':>11} {'visited/tok':>11} {'plastic B':>10} "
