@@ -43,6 +43,10 @@ class PretrainConfig:
     samples: int = 4                  # per class and batch: 2 prototypes + 2 queries
     lr_w: float = 0.5                 # Adam step, weight mantissa units
     lr_neuron: float = 2.0            # Adam step for decays, thresholds, biases
+    # score of a query against a class prototype: "euclid" = -squared distance (prototypical
+    # networks), "dot" = dot product, what the on-chip readout computes (its learned weight
+    # row is roughly the shot's features)
+    metric: str = "euclid"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +156,8 @@ def check(cfg: Config) -> None:
         raise ValueError(f"model.steps = {cfg.model.steps} must equal data.steps = {d.steps}")
     if m.order not in ("full", "first"):
         raise ValueError(f"meta.order must be 'full' or 'first', got {m.order!r}")
+    if cfg.pretrain.metric not in ("euclid", "dot"):
+        raise ValueError(f"pretrain.metric must be 'euclid' or 'dot', got {cfg.pretrain.metric!r}")
     for name in ("train_classes", "val_classes", "test_classes"):
         a, b = getattr(d, name)
         if not 0 <= a < b:

@@ -71,6 +71,10 @@ class ModelConfig:
     out_vth: int = 2000
     out_w_exp: int = 0
     out_refractory: int = 1
+    # hidden neurons after the ``hidden`` feature neurons that get no input and the largest
+    # bias: constant sources into the plastic readout, from which the rule can learn a
+    # per-class bias (not features: excluded from ``hidden_counts``)
+    bias_units: int = 0
     w0_init: float = -3.0
     rule: str = ("dw = 4 * 2^-14 * x1 * (r - y1) when |r - y1| > 8\n"
                  "x1.decay = 205\nx1.impulse = 128\ny1.decay = 41\ny1.impulse = 64\n"
@@ -79,6 +83,11 @@ class ModelConfig:
     r_neg: int = 0
     beta: float = 1.0
     seed: int = 1  # the network's PRNG seed (stochastic rounding)
+
+    @property
+    def n_hidden(self) -> int:
+        """Neurons of the hidden population: the features, then the bias units."""
+        return self.hidden + self.bias_units
 
     @property
     def parsed_rule(self) -> rule.Rule:
@@ -95,7 +104,7 @@ def init_theta(cfg: ModelConfig, key: jax.Array) -> dict[str, Any]:
                 "bias_mant": jnp.zeros((cfg.hidden,), _F)},
         "out": {"du": jnp.asarray(cfg.out_du, _F), "dv": jnp.asarray(cfg.out_dv, _F),
                 "vth_mant": jnp.asarray(cfg.out_vth, _F), "bias_mant": jnp.asarray(0.0, _F)},
-        "w0": jnp.full((cfg.hidden,), cfg.w0_init, _F),
+        "w0": jnp.full((cfg.n_hidden,), cfg.w0_init, _F),
         "hyper": plasticity.hyper_params(cfg.parsed_rule),
         "beta": jnp.asarray(cfg.beta, _F),
     }
@@ -108,7 +117,7 @@ def topology(cfg: ModelConfig) -> twin.Topology:
     theta = {"w_in": np.zeros((cfg.hidden, cfg.n_inputs)),
              "hid": {"du": z, "dv": z, "vth_mant": z, "bias_mant": np.zeros(cfg.hidden)},
              "out": {"du": z, "dv": z, "vth_mant": z, "bias_mant": z},
-             "w0": np.zeros(cfg.hidden)}
+             "w0": np.zeros(cfg.n_hidden)}
     return twin.topology(to_network(cfg, theta, hyper=cfg.parsed_rule.hyper()))
 
 
@@ -121,10 +130,15 @@ def to_network(cfg: ModelConfig, theta: dict[str, Any], *, hyper=None) -> Networ
     """The deployable :class:`Network` (integers) for ``theta``; ``hyper`` (an
     :class:`edgelearn.rule.Hyper`) overrides the rule's hyperparameters."""
     h, o = theta["hid"], theta["out"]
-    hid = Population("hidden", cfg.hidden, du=int(_q(h["du"], 0, C.DECAY_MAX)),
+    k = cfg.bias_units
+    bias = np.concatenate([_q(h["bias_mant"], C.BIAS_MANT_MIN, C.BIAS_MANT_MAX),
+                           np.full(k, C.BIAS_MANT_MAX, np.int64)])
+    w_in = np.concatenate([_q(theta["w_in"], C.WEIGHT_MIN, C.WEIGHT_MAX),
+                           np.zeros((k, cfg.n_inputs), np.int64)])
+    hid = Population("hidden", cfg.n_hidden, du=int(_q(h["du"], 0, C.DECAY_MAX)),
                      dv=int(_q(h["dv"], 0, C.DECAY_MAX)),
                      vth_mant=int(_q(h["vth_mant"], 0, C.VTH_MANT_MAX)),
-                     bias_mant=_q(h["bias_mant"], C.BIAS_MANT_MIN, C.BIAS_MANT_MAX),
+                     bias_mant=bias,
                      refractory=cfg.hid_refractory)
     out = Population("out", cfg.ways, du=int(_q(o["du"], 0, C.DECAY_MAX)),
                      dv=int(_q(o["dv"], 0, C.DECAY_MAX)),
@@ -134,9 +148,9 @@ def to_network(cfg: ModelConfig, theta: dict[str, Any], *, hyper=None) -> Networ
                      refractory=cfg.out_refractory)
     r = cfg.parsed_rule
     r = r.with_hyper(hyper if hyper is not None else plasticity.to_hyper(theta["hyper"]))
-    w0 = np.broadcast_to(_q(theta["w0"], C.WEIGHT_MIN, C.WEIGHT_MAX), (cfg.ways, cfg.hidden))
+    w0 = np.broadcast_to(_q(theta["w0"], C.WEIGHT_MIN, C.WEIGHT_MAX), (cfg.ways, cfg.n_hidden))
     conns = (
-        Connection(INPUT, "hidden", _q(theta["w_in"], C.WEIGHT_MIN, C.WEIGHT_MAX),
+        Connection(INPUT, "hidden", w_in,
                    w_exp=cfg.hid_w_exp, mixed=False),
         Connection("hidden", "out", np.array(w0), w_exp=cfg.out_w_exp, mixed=False, rule=r),
     )
@@ -147,14 +161,17 @@ def to_params(cfg: ModelConfig, theta: dict[str, Any]) -> twin.Params:
     """The twin's :class:`Params` for ``theta`` (differentiable)."""
     h, o = theta["hid"], theta["out"]
     one = jnp.asarray(1.0, _F)
+    k = cfg.bias_units
+    bias = jnp.concatenate([h["bias_mant"], jnp.full((k,), float(C.BIAS_MANT_MAX), _F)])
+    w_in = jnp.concatenate([theta["w_in"], jnp.zeros((k, cfg.n_inputs), _F)])
     hid = twin.PopParams(du=h["du"], dv=h["dv"], vth_mant=h["vth_mant"],
-                         bias_mant=h["bias_mant"], bias_exp=jnp.asarray(0.0, _F),
+                         bias_mant=bias, bias_exp=jnp.asarray(0.0, _F),
                          refractory=one * cfg.hid_refractory)
     out = twin.PopParams(du=o["du"], dv=o["dv"], vth_mant=o["vth_mant"],
                          bias_mant=jnp.broadcast_to(o["bias_mant"], (cfg.ways,)),
                          bias_exp=jnp.asarray(0.0, _F), refractory=one * cfg.out_refractory)
-    c_in = twin.ConnParams(w=theta["w_in"], w_exp=one * cfg.hid_w_exp, mixed=0.0 * one)
-    c_out = twin.ConnParams(w=jnp.broadcast_to(theta["w0"], (cfg.ways, cfg.hidden)),
+    c_in = twin.ConnParams(w=w_in, w_exp=one * cfg.hid_w_exp, mixed=0.0 * one)
+    c_out = twin.ConnParams(w=jnp.broadcast_to(theta["w0"], (cfg.ways, cfg.n_hidden)),
                             w_exp=one * cfg.out_w_exp, mixed=0.0 * one, hyper=theta["hyper"])
     return twin.Params((hid, out), (c_in, c_out))
 
@@ -185,7 +202,7 @@ class Protocol:
 
     @classmethod
     def of(cls, cfg: ModelConfig) -> Protocol:
-        return cls(cfg.hidden, cfg.ways, cfg.steps, cfg.r_pos, cfg.r_neg, cfg.seed, 1)
+        return cls(cfg.n_hidden, cfg.ways, cfg.steps, cfg.r_pos, cfg.r_neg, cfg.seed, 1)
 
     @classmethod
     def of_artifact(cls, art) -> Protocol:

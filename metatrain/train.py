@@ -189,7 +189,10 @@ def make_pretrain_step(cfg: Config, tx):
         h = model.hidden_counts(mcfg, theta, x).reshape(p.ways, p.samples, -1) / 10.0
         proto = h[:, :n_sup].mean(1)
         q = h[:, n_sup:].reshape(-1, h.shape[-1])
-        logits = -jnp.sum((q[:, None] - proto[None]) ** 2, -1) * (4.0 / mcfg.hidden)
+        if p.metric == "dot":
+            logits = (q @ proto.T) * (4.0 / mcfg.hidden)
+        else:
+            logits = -jnp.sum((q[:, None] - proto[None]) ** 2, -1) * (4.0 / mcfg.hidden)
         y = jnp.repeat(jnp.arange(p.ways), p.samples - n_sup)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, {"acc": jnp.mean(jnp.argmax(logits, -1) == y),

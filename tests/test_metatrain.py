@@ -123,11 +123,66 @@ def test_export_is_the_quantised_theta():
     assert np.array_equal(np.asarray(ca), np.asarray(cb))
 
 
+def test_bias_units_are_constant_sources_into_the_readout():
+    cfg = dataclasses.replace(TINY, bias_units=2)
+    th = model.init_theta(cfg, jax.random.PRNGKey(4))
+    th["w_in"] = jnp.abs(th["w_in"])
+    th["w0"] = th["w0"] + 20.0
+    assert th["w_in"].shape == (12, 578) and th["w0"].shape == (14,)
+    net = model.to_network(cfg, jax.tree.map(np.asarray, th))
+    hid = net.populations[0]
+    assert hid.size == 14 and net.connections[1].weights.shape == (3, 14)
+    assert not net.connections[0].weights[12:].any()  # no input into the bias units
+    S, L, Q, _ = tiny_episode(4)
+    spikes = np.asarray(twin.simulate(net, inputs=jnp.asarray(Q)).spikes)
+    counts = spikes[..., 12:14].sum(-2)
+    assert counts.min() > 0 and (counts == counts[0, 0]).all()  # same rate, whatever the input
+    assert model.hidden_counts(cfg, th, Q).shape == (len(Q), 12)  # features only
+    # the deployed network and the differentiable parameters compute the same episode
+    a, b = twin.params_from_network(net), model.to_params(cfg, th)
+    topo, proto = model.topology(cfg), model.Protocol.of(cfg)
+    assert proto.out_offset == 14
+    ca = model.query_counts(topo, proto, a, model.learn(topo, proto, a, S, L), Q)
+    cb = model.query_counts(topo, proto, b, model.learn(topo, proto, b, S, L), Q)
+    assert np.array_equal(np.asarray(ca), np.asarray(cb))
+    # the readout learns a weight from the bias units
+    st = model.learn(topo, proto, b, S, L)
+    w = np.asarray(st.plastic[proto.plastic].w)
+    assert (w[:, 12:] != np.asarray(th["w0"])[12:]).any()
+
+
+@pytest.mark.parametrize("metric", ["euclid", "dot"])
+def test_pretrain_step_lowers_the_prototype_loss(metric):
+    from metatrain import train
+
+    cfg = config.from_dict({
+        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 12],
+                 "test_classes": [12, 14], "samples": 4},
+        "episode": {"ways": 3, "shots": 1, "queries": 2},
+        "model": {"hidden": 12, "ways": 3, "steps": 12, "hid_vth": 150, "out_vth": 60},
+        "pretrain": {"ways": 3, "samples": 4, "metric": metric, "lr_w": 2.0}})
+    th = model.init_theta(cfg.model, jax.random.PRNGKey(5))  # signed: rates vary by input
+    # three classes, each a fixed random pattern with its own noise per sample
+    rng = np.random.default_rng(5)
+    base = rng.random((3, 1, 12, 578)) < 0.1
+    x = (base ^ (rng.random((3, 4, 12, 578)) < 0.05)).reshape(12, 12, 578).astype(np.float32)
+    tx = train.pretrain_optimizer(cfg, th)
+    step = train.make_pretrain_step(cfg, tx)
+    st = tx.init(th)
+    losses = []
+    for _ in range(15):
+        th, st, m = step(th, st, jnp.asarray(x))
+        losses.append(float(m["loss"]))
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
 def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ValueError, match="unknown key 'bogus'"):
         config.from_dict({"meta": {"bogus": 1}})
     with pytest.raises(ValueError, match="order"):
         config.from_dict({"meta": {"order": "second"}})
+    with pytest.raises(ValueError, match="pretrain.metric"):
+        config.from_dict({"pretrain": {"metric": "cosine"}})
     with pytest.raises(ValueError, match="disjoint"):
         config.from_dict({"data": {"train_classes": [0, 50], "val_classes": [40, 60]}})
     cfg, _ = config.load(SMOKE)
