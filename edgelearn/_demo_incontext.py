@@ -7,11 +7,17 @@ queries stream in with learning off; each query's attention scores (the slots' m
 potentials) and the prediction are shown. The live view shows the key and value synapses as
 they are written; ``--headless`` prints a line per token instead. ``--report OUT.json`` writes
 a JSON report and a PNG beside it.
+
+``--port URL`` runs the same episodes on a device over the serial protocol
+(``attention.link_artifact`` LOADed fresh for every episode; ``--port emulator`` starts the host
+emulator, or the QEMU build with ``--target qemu``). A device cannot read membrane potentials,
+so there each query's "scores" are the slots' spike counts (the winning slot spikes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -25,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=3)
     p.add_argument("--way", type=int, default=5, help="classes per episode (1 shot each)")
     p.add_argument("--engine", choices=("c", "twin"), default="c")
+    p.add_argument("--port", default=None, metavar="URL|emulator",
+                   help="run on a device over the serial link (e.g. socket://127.0.0.1:PORT, "
+                   "/dev/ttyACM0); 'emulator' starts the firmware emulator; default: --engine")
+    p.add_argument("--target", choices=("host", "qemu"), default="host",
+                   help="emulator to start with --port emulator (default host)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.25, help="seconds per token in the live view")
     p.add_argument("--headless", action="store_true", help="no live view: print lines")
@@ -55,11 +66,14 @@ class _Engine:
     """One episode on the chosen engine, token by token (the C runtime's own calls, or the
     twin's), exposing the memories after each token and the slot potentials of each query."""
 
-    def __init__(self, kind: str, net, lay, model):
+    def __init__(self, kind: str, net, lay, model, dev=None, elm: bytes | None = None):
         from . import attention as A
 
         self.kind, self.net, self.lay, self.m, self.A = kind, net, lay, model, A
-        if kind == "c":
+        if kind == "device":
+            self.dev = dev
+            dev.load(elm)  # a fresh model: empty memories
+        elif kind == "c":
             from . import runtime
 
             self.core = runtime.Core(net)
@@ -75,6 +89,13 @@ class _Engine:
         import numpy as np
 
         A = self.A
+        if self.kind == "device":
+            lay = self.lay
+            slot = int(np.flatnonzero(third[0, lay.slot0:lay.slot0 + lay.n_slots])[0])
+            label = int(np.flatnonzero(third[0, lay.out0:lay.out0 + lay.n_labels])[0])
+            A.device_write(self.dev, raster, slot, label)
+            return (self.dev.read_weights(A.C_KEY).astype(int),
+                    self.dev.read_weights(A.C_VALUE).astype(int))
         if self.kind == "c":
             self.core.reset_neurons()
             self.core.run(raster, third=third)
@@ -95,6 +116,9 @@ class _Engine:
         lay, T = self.lay, self.m.n_steps
         sl = slice(lay.slot0, lay.slot0 + lay.n_slots)
         ol = slice(lay.out0, lay.out0 + lay.n_labels)
+        if self.kind == "device":  # no potentials over the link: the slots' spike counts
+            counts, slots = self.A.device_query(self.dev, raster)
+            return counts.astype(int), slots.astype(int)
         if self.kind == "c":
             self.core.set_learning(False)
             self.core.reset_neurons()
@@ -107,6 +131,24 @@ class _Engine:
         r = tw.simulate(self.net, self.params, st, jnp.asarray(raster), probe=True)
         return (np.asarray(r.spikes)[:, ol].sum(0).astype(int),
                 np.asarray(r.v)[T + 1, sl].astype(int))
+
+
+def _open_device(args, stack):
+    """A :class:`edgelearn.device.Device` at ``--port`` (``emulator``: one started here);
+    both are closed by ``stack``."""
+    from .device import Device
+
+    url = args.port
+    if url == "emulator":
+        from firmware_sim import launcher
+
+        if args.target == "qemu" and launcher.qemu_available() is not None:
+            from .cli import UsageError
+
+            raise UsageError(f"--target qemu: {launcher.qemu_available()} "
+                             "(apt-get install qemu-system-arm gcc-arm-none-eabi)")
+        url = stack.enter_context(launcher.start(args.target)).url
+    return stack.enter_context(Device(url, timeout=5.0))
 
 
 def _render(ep_i, n_ep, keys, values, log, acc):
@@ -137,19 +179,30 @@ def run(args: argparse.Namespace) -> int:
     eps = D.sample_episodes(pool, args.episodes, n_way=args.way, seed=args.seed)
     net = A.build_network(model, args.way, args.way)
     lay = A.layout(model, args.way, args.way)
+    stack = contextlib.ExitStack()
+    kind, dev, elm = args.engine, None, None
+    if args.port is not None:
+        from . import artifact
+
+        try:
+            kind, dev = "device", _open_device(args, stack)
+            elm = artifact.to_bytes(A.link_artifact(model, args.way, args.way))
+        except BaseException:
+            stack.close()
+            raise
     live = None
     if not args.headless:
         from rich.live import Live
 
         live = Live(refresh_per_second=8)
         live.start()
-    report = {"data": args.data, "engine": args.engine, "way": args.way, "shot": 1,
+    report = {"data": args.data, "engine": kind, "way": args.way, "shot": 1,
               "model": str(args.model or A.default_model_path()), "episodes": []}
     correct = total = 0
     t0 = time.perf_counter()
     try:
         for e in range(args.episodes):
-            eng = _Engine(args.engine, net, lay, model)
+            eng = _Engine(kind, net, lay, model, dev, elm)
             cr, ct = A.context_program(lay, eps.ctx[e], eps.ctx_labels[e], t_token=model.t_token)
             qr = A.query_raster(lay, eps.query[e], t_token=model.t_token,
                                 ramp_steps=model.ramp_steps)
@@ -192,10 +245,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if live is not None:
             live.stop()
+        stack.close()
     report["accuracy"] = correct / max(1, total)
     report["seconds"] = round(time.perf_counter() - t0, 2)
     print(f"accuracy {correct}/{total} = {100 * report['accuracy']:.1f} % "
-          f"({args.engine}, {args.data}, {args.way}-way 1-shot)")
+          f"({kind}, {args.data}, {args.way}-way 1-shot)")
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, indent=1))
@@ -220,7 +274,8 @@ def _png(report: dict, path: Path) -> None:
     ax[1].imshow(values, aspect="auto", cmap="viridis")
     ax[1].set(title="values (slot -> label)", xlabel="slot", ylabel="label")
     im = ax[2].imshow(scores, aspect="auto", cmap="magma")
-    ax[2].set(title="attention scores per query (slot v)", xlabel="slot", ylabel="query")
+    what = "slot spikes" if report["engine"] == "device" else "slot v"
+    ax[2].set(title=f"attention scores per query ({what})", xlabel="slot", ylabel="query")
     fig.colorbar(im, ax=ax[2])
     fig.suptitle(f"in-context {report['way']}-way 1-shot on {report['data']} "
                  f"({report['engine']}): accuracy {100 * report['accuracy']:.0f} %")

@@ -414,3 +414,108 @@ def from_artifact(art) -> tuple[Network, Layout, AttentionModel]:
         raise ValueError("not an in-context attention artifact (no 'incontext' in manifest)")
     model = AttentionModel.from_dict(info["model"])
     return art.network, layout(model, info["n_slots"], info["n_labels"]), model
+
+
+# --------------------------------------------------------------------------- over the serial link
+
+
+def link_artifact(model: AttentionModel, n_slots: int, n_labels: int, *, seed: int = 0,
+                  metrics: dict[str, Any] | None = None):
+    """The artifact to LOAD on a device for :func:`run_device`: :func:`to_artifact`'s, with the
+    key rule's coefficient scaled by ``R_KEY / R_VALUE`` (``2^-4`` becomes ``2^-6``).
+
+    Over the link the only per-neuron third factor is LABEL, which writes the readout's
+    ``r_pos`` (``R_VALUE``) on one neuron of a population and ``r_neg`` (0) on the others; the
+    key write's ``R_KEY`` on one slot cannot be sent. With the scaled coefficient,
+    ``2^-6 * R_VALUE * (x1 - w)`` is ``2^-4 * R_KEY * (x1 - w)`` exactly (both are ``x1 - w``,
+    no rounding), so a LABEL of the slot population writes the same keys and the runs agree
+    bit for bit with :func:`run_c` on :func:`build_network`. ``manifest["incontext"]["r_key"]``
+    says which third factor this network's key rule expects."""
+    shift = int(np.log2(R_VALUE // R_KEY))
+    if (R_KEY << shift) != R_VALUE:
+        raise ValueError("R_VALUE / R_KEY must be a power of 2")
+    art = to_artifact(model, n_slots, n_labels, seed=seed, metrics=metrics)
+    net = art.network
+    key = net.connections[C_KEY]
+    targets = {tgt: tuple(dataclasses.replace(t, exp=t.exp - shift) for t in terms)
+               for tgt, terms in key.rule.targets.items()}
+    rule = dataclasses.replace(key.rule, targets=targets)
+    conns = list(net.connections)
+    conns[C_KEY] = dataclasses.replace(key, rule=rule)
+    manifest = json.loads(json.dumps(art.manifest))
+    manifest["incontext"]["r_key"] = R_VALUE
+    manifest["incontext"]["link"] = ("key rule coefficient scaled by R_KEY / R_VALUE: "
+                                     "LABEL(slot population, n) writes key n")
+    return dataclasses.replace(art, network=dataclasses.replace(net, connections=tuple(conns)),
+                               manifest=manifest)
+
+
+def raster_events(raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(t, addr)`` of a token's ``(T, n_inputs)`` raster, time-ordered (EVENTS' order)."""
+    t, a = np.nonzero(np.asarray(raster, bool))
+    return t.astype(np.int64), a.astype(np.int64)
+
+
+def device_write(dev, raster: np.ndarray, slot: int, label: int) -> None:
+    """One context token on a device: RESET STATE, LEARN 1, LABEL ``slot`` on the slot
+    population (``R_VALUE`` there: the :func:`link_artifact`'s key rule), LABEL ``label`` on
+    the out population, then the token's events and ``len(raster)`` steps (EVENTS and RUN with
+    flow control); the epoch at the token's last step writes key and value."""
+    dev.reset()
+    dev.learn(True)
+    dev.label(int(slot), population=1)
+    dev.label(int(label), population=2)
+    dev.stream(*raster_events(raster), int(np.asarray(raster).shape[0]))
+
+
+def device_query(dev, raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One query on a device: RESET STATE, LEARN 0, its events and steps, then READ SPIKES of
+    the out and slot populations: ``(out counts (L,), slot counts (S,))``."""
+    dev.reset()
+    dev.learn(False)
+    dev.stream(*raster_events(raster), int(np.asarray(raster).shape[0]))
+    return (dev.read_counts(population=2).astype(np.int32),
+            dev.read_counts(population=1).astype(np.int32))
+
+
+def run_device(dev, lay: Layout, ctx_labels: np.ndarray, ctx_raster: np.ndarray,
+               q_raster: np.ndarray, *, load: bytes | None = None,
+               slots: np.ndarray | None = None, record: bool = False) -> EpisodeTrace:
+    """One episode on a device (:class:`edgelearn.device.Device`) that holds a
+    :func:`link_artifact` of this layout, over the serial protocol; the program of
+    :func:`run_c`, message for message:
+
+    - a context token: RESET STATE (the sample reset, weights kept), LEARN 1, LABEL
+      (population ``slot``, its slot ``n``) and LABEL (population ``out``, its label), the
+      token's events (pixels, address, mode, go) streamed with flow control and run for
+      ``t_token`` steps; the epoch at the last step writes key and value;
+    - a query: RESET STATE, LEARN 0, its events, ``t_token`` steps, then READ SPIKES of the
+      ``out`` and ``slot`` populations (counts since the reset).
+
+    ``ctx_raster`` is :func:`context_program`'s raster (its third factors are the LABELs);
+    ``record`` reads both memories back after every context token (READ WEIGHTS).
+
+    An episode starts from empty memories, as :func:`run_c`'s new ``Core`` does: the device
+    keeps learned weights across RESET STATE and the value writes add up, so ``load`` (the
+    bytes of the :func:`link_artifact`) is LOADed first (a fresh model, learning off). Without
+    it the episode continues from the memories the device holds."""
+    ctx_labels = np.asarray(ctx_labels)
+    n_ctx = ctx_raster.shape[0]
+    slots = np.arange(n_ctx) if slots is None else np.asarray(slots)
+    if load is not None:
+        dev.load(load)
+    keys, values = [], []
+    for k in range(n_ctx):
+        device_write(dev, ctx_raster[k], int(slots[k]), int(ctx_labels[k]))
+        if record:
+            keys.append(dev.read_weights(C_KEY))
+            values.append(dev.read_weights(C_VALUE))
+    counts, slot_counts = [], []
+    for q in range(q_raster.shape[0]):
+        c, sc = device_query(dev, q_raster[q])
+        counts.append(c)
+        slot_counts.append(sc)
+    return EpisodeTrace(counts=np.asarray(counts, np.int32),
+                        slot_counts=np.asarray(slot_counts, np.int32),
+                        keys=np.stack(keys).astype(np.int32) if record else None,
+                        values=np.stack(values).astype(np.int32) if record else None)

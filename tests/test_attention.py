@@ -128,6 +128,70 @@ def test_artifact_round_trip_runs_the_same_on_c(model, episodes, tmp_path):
     np.testing.assert_array_equal(a.counts, b.counts)
 
 
+
+def test_link_artifact_with_label_third_factors_equals_c(model, episodes):
+    """The link artifact's scaled key rule with LABEL's R_VALUE on the slot writes the same
+    memories as the network's with R_KEY (no device needed)."""
+    net = A.build_network(model, 5, 5)
+    link = A.link_artifact(model, 5, 5)
+    assert link.manifest["incontext"]["r_key"] == A.R_VALUE
+    lay, cr, ct, qr = TR.episode_programs(model, _sub(episodes, 1), 5)
+    _, ct2 = A.context_program(lay, episodes.ctx[1], episodes.ctx_labels[1],
+                               t_token=model.t_token, r_key=A.R_VALUE)
+    a = A.run_c(net, lay, cr[0], ct[0], qr[0], record=True)
+    b = A.run_c(link.network, lay, cr[0], ct2, qr[0], record=True)
+    for x, y in ((a.counts, b.counts), (a.keys, b.keys), (a.values, b.values)):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    launcher = pytest.importorskip("firmware_sim.launcher")
+    try:
+        launcher.csrc_dir()
+    except launcher.FirmwareError as e:  # an installed package without the C sources
+        pytest.skip(str(e))
+    with launcher.start("host", "tcp") as emu:
+        yield emu
+
+
+def test_device_over_the_link_equals_c_runtime(model, episodes, emulator):
+    """Three held-out glyph episodes on the host emulator over the serial protocol (LOAD,
+    RESET STATE, LEARN, LABEL, EVENTS, RUN, READ): out and slot spike counts, predictions and
+    both memories after every context token equal the in-process C runtime's."""
+    from edgelearn import artifact
+    from edgelearn.device import Device
+
+    elm = artifact.to_bytes(A.link_artifact(model, 5, 5))
+    lay, cr, ct, qr = TR.episode_programs(model, episodes, 5)
+    net = A.build_network(model, 5, 5)
+    with Device(emulator.url, timeout=5.0) as dev:
+        for b in range(cr.shape[0]):
+            ref = A.run_c(net, lay, cr[b], ct[b], qr[b], record=True)
+            got = A.run_device(dev, lay, episodes.ctx_labels[b], cr[b], qr[b], load=elm,
+                               record=True)
+            np.testing.assert_array_equal(got.counts, ref.counts)
+            np.testing.assert_array_equal(got.slot_counts, ref.slot_counts)
+            np.testing.assert_array_equal(got.pred, ref.pred)
+            np.testing.assert_array_equal(got.keys, ref.keys)
+            np.testing.assert_array_equal(got.values, ref.values)
+            assert ref.counts.sum() > 0
+
+
+def test_demo_over_the_link(tmp_path, emulator):
+    from edgelearn import cli
+
+    out = tmp_path / "r.json"
+    args = ["demo", "incontext", "--headless", "--episodes", "1", "--way", "3", "--report"]
+    assert cli.main(args + [str(out), "--port", emulator.url]) == 0
+    assert cli.main(args + [str(tmp_path / "c.json")]) == 0
+    dev, c = json.loads(out.read_text()), json.loads((tmp_path / "c.json").read_text())
+    assert dev["engine"] == "device"
+    assert [q["counts"] for q in dev["episodes"][0]["queries"]] == \
+        [q["counts"] for q in c["episodes"][0]["queries"]]
+    assert dev["episodes"][0]["keys"] == c["episodes"][0]["keys"]
+
+
 def test_gradients_reach_the_projection_and_the_write_rule():
     import jax
     import jax.numpy as jnp
