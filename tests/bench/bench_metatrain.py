@@ -19,34 +19,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 CASE = r"""
-import json, resource, sys, time, dataclasses
-import jax, numpy as np
+import json, resource, sys, dataclasses
+import jax
+sys.path.insert(0, "tests/bench")
 from metatrain import config, model, train
+from metatrain_backends import random_batch, time_outer_step
 cfg, _ = config.load(sys.argv[1])
 order, remat = sys.argv[2], sys.argv[3] == "1"
 shots, batch, reps = (int(a) for a in sys.argv[4:7])
 meta = dataclasses.replace(cfg.meta, order=order, remat=remat, batch=batch)
 cfg = dataclasses.replace(cfg, meta=meta)
-m, e = cfg.model, cfg.episode
-rng = np.random.default_rng(0)
-S = (rng.random((batch, e.ways * shots, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
-Q = (rng.random((batch, e.ways * e.queries, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
-L = np.tile(np.tile(np.arange(e.ways), shots), (batch, 1))
-QL = np.tile(np.repeat(np.arange(e.ways), e.queries), (batch, 1))
-theta = model.init_theta(m, jax.random.PRNGKey(0))
-mesh = train.make_mesh()
-tx = train.meta_optimizer(cfg, theta)
-step = train.make_meta_step(cfg, tx, mesh)
-st = tx.init(theta)
-args = train.put_batch(mesh, (S, L, Q, QL))
+theta = model.init_theta(cfg.model, jax.random.PRNGKey(0))
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t = time.perf_counter(); theta, st, met = step(theta, st, *args); jax.block_until_ready(met)
-compile_s = time.perf_counter() - t
-t = time.perf_counter()
-for _ in range(reps):
-    theta, st, met = step(theta, st, *args)
-jax.block_until_ready(met)
-step_s = (time.perf_counter() - t) / reps
+compile_s, step_s = time_outer_step(cfg, train.make_mesh(), theta,
+                                    random_batch(cfg, batch, shots), reps)
 print(json.dumps({"order": order, "remat": remat, "shots": shots, "batch": batch,
                   "compile_s": round(compile_s, 2), "step_s": round(step_s, 3),
                   "peak_rss_mb": round(

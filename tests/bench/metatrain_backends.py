@@ -27,18 +27,39 @@ sys.path.insert(0, str(ROOT))
 from metatrain import config, model, train  # noqa: E402
 
 
-def _batch(cfg, batch: int, seed: int = 0):
+def random_batch(cfg, batch: int, shots: int | None = None, seed: int = 0):
+    """``batch`` episodes of the config's shapes with random rasters (6 % of axons per step):
+    support, its labels (round-robin), queries, their labels."""
     m, e = cfg.model, cfg.episode
+    shots = e.shots if shots is None else shots
     rng = np.random.default_rng(seed)
-    S = (rng.random((batch, e.ways * e.shots, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
+    S = (rng.random((batch, e.ways * shots, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
     Q = (rng.random((batch, e.ways * e.queries, m.steps, m.n_inputs)) < 0.06).astype(np.float32)
-    L = np.tile(np.tile(np.arange(e.ways), e.shots), (batch, 1))
+    L = np.tile(np.tile(np.arange(e.ways), shots), (batch, 1))
     QL = np.tile(np.repeat(np.arange(e.ways), e.queries), (batch, 1))
     return S, L, Q, QL
 
 
+def time_outer_step(cfg, mesh, theta, data, reps: int) -> tuple[float, float]:
+    """``(compile_s, step_s)``: the first outer step (loss, gradient, Adam; compiles) and the
+    mean of the next ``reps``."""
+    tx = train.meta_optimizer(cfg, theta)
+    step = train.make_meta_step(cfg, tx, mesh)
+    st = tx.init(theta)
+    args = train.put_batch(mesh, data)
+    t = time.perf_counter()
+    th, st, met = step(theta, st, *args)
+    jax.block_until_ready(met)
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(reps):
+        th, st, met = step(th, st, *args)
+    jax.block_until_ready(met)
+    return compile_s, (time.perf_counter() - t) / reps
+
+
 def run(cfg, device, batch: int, reps: int) -> dict:
-    data = _batch(cfg, batch)
+    data = random_batch(cfg, batch)
     with jax.default_device(device):
         mesh = jax.sharding.Mesh(np.array([device]), ("ep",))
         theta = model.init_theta(cfg.model, jax.random.PRNGKey(0))
@@ -48,19 +69,7 @@ def run(cfg, device, batch: int, reps: int) -> dict:
         grad = train.make_grad_fn(cfg, mesh)
         (loss, _), g = grad(theta, *train.put_batch(mesh, data))
         g = jax.tree.map(np.asarray, g)
-        tx = train.meta_optimizer(cfg, theta)
-        step = train.make_meta_step(cfg, tx, mesh)
-        st = tx.init(theta)
-        args = train.put_batch(mesh, data)
-        t = time.perf_counter()
-        th, st, met = step(theta, st, *args)
-        jax.block_until_ready(met)
-        compile_s = time.perf_counter() - t
-        t = time.perf_counter()
-        for _ in range(reps):
-            th, st, met = step(th, st, *args)
-        jax.block_until_ready(met)
-        step_s = (time.perf_counter() - t) / reps
+        compile_s, step_s = time_outer_step(cfg, mesh, theta, data, reps)
     return {"device": str(device), "platform": device.platform, "compile_s": round(compile_s, 2),
             "step_s": round(step_s, 4), "loss": float(loss), "grad": g}
 
