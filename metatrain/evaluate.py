@@ -366,8 +366,9 @@ def evaluate(art, eps: Episodes, *, engine: str = "runtime", baselines: bool = F
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("artifact", help="model artifact (.elm)")
     p.add_argument("--data", default=None,
-                   help="generator (glyphs, gestures, glyphs:seed=S,classes=A-B) or a folder of "
-                        "recordings (N-MNIST layout or class/file); default: the artifact's "
+                   help="generator (glyphs, gestures, glyphs:seed=S,classes=A-B: classes A to "
+                        "B-1) or a folder of recordings (N-MNIST layout or class/file); "
+                        "default: the artifact's "
                         "held-out classes of its generator")
     p.add_argument("--ways", type=int, default=None, help="default: the readout's size")
     p.add_argument("--shots", type=int, default=1)
