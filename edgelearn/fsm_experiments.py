@@ -290,6 +290,23 @@ def _walk_ok(n: int, c: int, seed: int, length: int, phase_steps: int, criterion
     return walk(fsm, sched, start=start, criterion=criterion).correct
 
 
+def largest_passing(ok, guess: int) -> int:
+    """Largest ``c >= 1`` with ``ok(c)``, assuming ``ok`` passes up to a point and fails
+    beyond it; 0 when ``ok(1)`` fails. Doubles ``guess`` while it passes, then bisects."""
+    lo, top = 1, guess
+    if not ok(lo):
+        return 0
+    while ok(top):  # widen if even the guess passes
+        lo, top = top, 2 * top
+    while top - lo > 1:
+        mid = (lo + top) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            top = mid
+    return lo
+
+
 def capacity_at(n: int, *, trials: int = 3, seed: int = 0, length: int = 6,
                 phase_steps: int = 10, hi: int | None = None,
                 criterion: str = "strict") -> CapacityRow:
@@ -309,17 +326,7 @@ def capacity_at(n: int, *, trials: int = 3, seed: int = 0, length: int = 6,
                             for t in range(trials))
         return 2 * tested[c] >= trials
 
-    lo, top = 1, hi or max(4, 2 * bound)
-    if not ok(lo):
-        return CapacityRow(n, 0, bound, trials, tested, time.perf_counter() - t0, criterion)
-    while ok(top):  # widen if even the guess passes
-        lo, top = top, 2 * top
-    while top - lo > 1:
-        mid = (lo + top) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            top = mid
+    lo = largest_passing(ok, hi or max(4, 2 * bound))
     return CapacityRow(n, lo, bound, trials, dict(sorted(tested.items())),
                        time.perf_counter() - t0, criterion)
 

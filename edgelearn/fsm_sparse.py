@@ -152,7 +152,7 @@ def sparse_capacity_at(n: int, f: float, *, trials: int = 5, seed: int = 0, leng
     """Largest ``C`` (``C`` states, ``C`` unique-symbol edges, ring machines as in
     :func:`edgelearn.fsm_experiments.capacity_at`) whose random valid walk succeeds in at least
     half of ``trials``, at coding level ``f``. Returns ``(C, {C: successes})``."""
-    from .fsm_experiments import random_machine, random_symbols
+    from .fsm_experiments import largest_passing, random_machine, random_symbols
 
     tested: dict[int, int] = {}
 
@@ -171,15 +171,4 @@ def sparse_capacity_at(n: int, f: float, *, trials: int = 5, seed: int = 0, leng
             tested[c] = wins
         return 2 * tested[c] >= trials
 
-    lo, top = 1, hi or max(8, n // 10)
-    if not ok(lo):
-        return 0, tested
-    while ok(top):
-        lo, top = top, 2 * top
-    while top - lo > 1:
-        mid = (lo + top) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            top = mid
-    return lo, dict(sorted(tested.items()))
+    return largest_passing(ok, hi or max(8, n // 10)), dict(sorted(tested.items()))
