@@ -70,14 +70,19 @@ def _write_bytes(path, chunks):
     os.replace(tmp, path)
 
 
+def _evt_header(rec: Recording, version: int) -> str:
+    """The ASCII header of a Prophesee RAW file (EVT 2.0 or 3.0)."""
+    return (
+        f"% evt {version}.0\n% format EVT{version};height={rec.height};width={rec.width}\n"
+        f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n"
+    )
+
+
 def _encode_evt2(rec: Recording) -> bytes:
     ev = rec.events
     _check_sorted(ev, "EVT 2.0")
     _require(rec.width <= 2048 and rec.height <= 2048, "EVT 2.0 holds x, y < 2048")
-    header = (
-        f"% evt 2.0\n% format EVT2;height={rec.height};width={rec.width}\n"
-        f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n"
-    )
+    header = _evt_header(rec, 2)
     if not len(ev):
         return header.encode()
     t = ev["t"]
@@ -106,10 +111,7 @@ def _encode_evt3(rec: Recording) -> bytes:
     ev = rec.events
     _check_sorted(ev, "EVT 3.0")
     _require(rec.width <= 2048 and rec.height <= 2048, "EVT 3.0 holds x, y < 2048")
-    header = (
-        f"% evt 3.0\n% format EVT3;height={rec.height};width={rec.width}\n"
-        f"% geometry {rec.width}x{rec.height}\n% integrator_name edgelearn\n% end\n"
-    )
+    header = _evt_header(rec, 3)
     n = len(ev)
     if not n:
         return header.encode()
