@@ -82,6 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        # a link that cannot be opened or that stops answering (--port, edgelearn device):
+        # one line naming the port, not a traceback; the device module is loaded only by the
+        # commands that talk to one
+        dev = sys.modules.get(f"{__package__}.device")
+        if dev is not None and isinstance(e, (dev.LinkError, dev.DeviceTimeout)):
+            print(f"edgelearn {args.command}: error: {e}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,6 +59,12 @@ def test_bad_arguments_are_one_line_errors(model, capsys):
     assert "--ways must be >= 1" in capsys.readouterr().err
     assert main(["demo", "oneshot", "--artifact", "/nonexistent.elm"]) == 2
     assert "not found" in capsys.readouterr().err
+    # a port that does not open: one line naming it, for both demos
+    for demo_name in ("oneshot", "incontext"):
+        assert main(["demo", demo_name, "--port", "/nonexistent-port", "--headless",
+                     "--episodes", "1"]) == 1
+        err = capsys.readouterr().err
+        assert "cannot open /nonexistent-port" in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(not NMNIST.exists(), reason=f"real recordings not found at {NMNIST}")
