@@ -156,6 +156,8 @@ def check(cfg: Config) -> None:
         raise ValueError(f"model.steps = {cfg.model.steps} must equal data.steps = {d.steps}")
     if m.order not in ("full", "first"):
         raise ValueError(f"meta.order must be 'full' or 'first', got {m.order!r}")
+    if cfg.model.bias_units < 0:
+        raise ValueError(f"model.bias_units must be >= 0, got {cfg.model.bias_units}")
     if cfg.pretrain.metric not in ("euclid", "dot"):
         raise ValueError(f"pretrain.metric must be 'euclid' or 'dot', got {cfg.pretrain.metric!r}")
     for name in ("train_classes", "val_classes", "test_classes"):

@@ -84,7 +84,13 @@ def dataset_for(spec: str, manifest: dict[str, Any]):
         seed = int(opts.get("seed", mdata.get("generator_seed", 0) if same else 0))
         if "classes" in opts:
             a, _, b = opts["classes"].partition("-")
-            classes = list(range(int(a), int(b)))
+            try:
+                classes = list(range(int(a), int(b)))
+            except ValueError:
+                classes = []
+            if not classes:
+                raise ValueError(f"generator option classes={opts['classes']!r} must be A-B "
+                                 f"with integers 0 <= A < B (classes A to B-1)")
         elif same and "test_classes" in mdata:
             classes = list(range(*mdata["test_classes"]))
         else:

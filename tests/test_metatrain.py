@@ -181,6 +181,8 @@ def test_config_errors_name_the_key(tmp_path):
         config.from_dict({"meta": {"bogus": 1}})
     with pytest.raises(ValueError, match="order"):
         config.from_dict({"meta": {"order": "second"}})
+    with pytest.raises(ValueError, match="bias_units must be >= 0"):
+        config.from_dict({"model": {"bias_units": -1}})
     with pytest.raises(ValueError, match="pretrain.metric"):
         config.from_dict({"pretrain": {"metric": "cosine"}})
     with pytest.raises(ValueError, match="disjoint"):
@@ -260,6 +262,10 @@ def test_evaluate_cli_twin(smoke_run):
 def test_evaluate_cli_bad_input(tmp_path):
     r = _cli("evaluate", str(tmp_path / "missing.elm"))
     assert r.returncode == 2 and "error" in r.stderr
+    shipped = str(ROOT / "edgelearn" / "data" / "oneshot_default.elm")
+    for bad in ("glyphs:classes=5-3", "glyphs:classes=abc"):
+        r = _cli("evaluate", shipped, "--data", bad, "--episodes", "1")
+        assert r.returncode == 2 and "must be A-B with integers" in r.stderr, r.stderr
 
 
 def test_c_runtime_predictions_equal_twin(smoke_run):
