@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from edgelearn import INPUT, Connection, Network, Population, plasticity, rule, twin
+from edgelearn import INPUT, Connection, Network, Population, fixed, plasticity, rule, twin
 from edgelearn import constants as C
 
 _F = jnp.float32
@@ -122,8 +122,10 @@ def topology(cfg: ModelConfig) -> twin.Topology:
 
 
 def _q(x, lo, hi) -> np.ndarray:
-    """Deployed integer of a float parameter: round half up, clip (as ``fixed.quantize``)."""
-    return np.clip(np.floor(np.asarray(x, np.float64) + 0.5), lo, hi).astype(np.int64)
+    """Deployed integer of a float parameter: :func:`edgelearn.fixed.quantize`, the twin's own
+    rounding (float32, round half up, clip), so the deployed network is the trained one."""
+    with jax.ensure_compile_time_eval():  # concrete even when first called under jit
+        return np.asarray(fixed.quantize(np.asarray(x, np.float32), lo, hi)).astype(np.int64)
 
 
 def to_network(cfg: ModelConfig, theta: dict[str, Any], *, hyper=None) -> Network:
