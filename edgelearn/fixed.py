@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import constants as C
 
@@ -56,6 +57,13 @@ def quantize(x: jax.Array, lo: int, hi: int) -> jax.Array:
     """
     x = jnp.asarray(x, _F)
     return straight_through(jnp.clip(jnp.floor(x + 0.5), lo, hi), jnp.clip(x, lo, hi))
+
+
+def quantize_np(x, lo: int, hi: int) -> np.ndarray:
+    """The integers :func:`quantize` gives, computed in numpy (for export, and usable where JAX
+    is tracing): the same float32 ``floor(x + 1/2)``, clipped, as int64."""
+    x = np.asarray(x, np.float32)
+    return np.clip(np.floor(x + np.float32(0.5)), lo, hi).astype(np.int64)
 
 
 def quantize_between(x: jax.Array, lo, hi) -> jax.Array:

@@ -122,10 +122,10 @@ def topology(cfg: ModelConfig) -> twin.Topology:
 
 
 def _q(x, lo, hi) -> np.ndarray:
-    """Deployed integer of a float parameter: :func:`edgelearn.fixed.quantize`, the twin's own
-    rounding (float32, round half up, clip), so the deployed network is the trained one."""
-    with jax.ensure_compile_time_eval():  # concrete even when first called under jit
-        return np.asarray(fixed.quantize(np.asarray(x, np.float32), lo, hi)).astype(np.int64)
+    """Deployed integer of a float parameter: the twin's own rounding
+    (:func:`edgelearn.fixed.quantize_np`, float32 round half up, clip), so the deployed network
+    is the trained one."""
+    return fixed.quantize_np(x, lo, hi)
 
 
 def to_network(cfg: ModelConfig, theta: dict[str, Any], *, hyper=None) -> Network:

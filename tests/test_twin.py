@@ -189,3 +189,18 @@ def test_gradients_through_100_steps_are_finite_and_nonzero():
         arr = np.asarray(val)
         assert np.all(np.isfinite(arr)), name
         assert np.any(arr != 0), name
+
+
+def test_quantize_np_gives_the_integers_of_quantize():
+    from edgelearn import fixed
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 200, 10_000), np.arange(-300, 300) + 0.5,
+                        np.arange(-300, 300) - 0.5,
+                        # float32 edges: 0.5 - 2^-25 rounds up when 1/2 is added in float32
+                        [np.nextafter(np.float32(0.5), np.float32(0)), 1e9, -1e9]]
+                       ).astype(np.float32)
+    for lo, hi in ((-128, 127), (0, 4095), (-4096, 4095)):
+        want = np.asarray(fixed.quantize(x, lo, hi)).astype(np.int64)
+        assert np.array_equal(fixed.quantize_np(x, lo, hi), want)
+    assert fixed.quantize_np(np.nextafter(np.float32(0.5), np.float32(0)), -1, 1) == 1
