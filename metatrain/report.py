@@ -29,8 +29,11 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
             res["nmnist"] = ev.evaluate(art, eps_n, engine=E.engine, baselines=E.baselines,
                                         transfer_steps=E.transfer_steps,
                                         transfer_lr=E.transfer_lr)
+            # the folder as the config names it (relative to the project root), not this
+            # machine's absolute path: the report goes into the artifact's manifest
+            res["nmnist"]["source"]["folder"] = E.nmnist
         else:
-            res["nmnist"] = {"skipped": f"{path} not found"}
+            res["nmnist"] = {"skipped": f"{E.nmnist} not found"}
     curve = []
     for k in E.shots_curve:
         eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=E.queries,

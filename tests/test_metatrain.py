@@ -233,6 +233,12 @@ def test_smoke_run_folder(smoke_run):
     assert art.manifest["config"]["name"] == "smoke"
     assert "source_version" in art.manifest and "metrics" in art.manifest
     assert art.network.connections[1].plastic
+    # the manifest names the data as the config does, never by this machine's paths
+    assert str(ROOT) not in json.dumps(art.manifest)
+    nm = rep["nmnist"]
+    if "skipped" not in nm:
+        assert nm["source"]["folder"] == "../shared/data/events/slayer-nmnist"
+        assert nm["episodes_c_ne_twin"] == 0
 
 
 def test_smoke_resume_continues_from_checkpoint(smoke_run, tmp_path):
