@@ -118,6 +118,8 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
     factor of the destination neurons, ``conn`` the connection's index (for PRNG streams),
     ``mask`` the stored synapses of a sparse connection (1) or ``None`` (dense); ``learn``
     the core-wide learning switch (off: traces and epochs go on, ``w`` and ``e`` stay).
+    ``t`` is the step number as an unsigned 32-bit word (an int32 holding the same bits gives
+    the same result): the PRNG and the epoch test both see ``t mod 2^32``.
     """
     q = quantized(hp, rule)
     n_dst, n_src = ps.w.shape[-2:]
@@ -138,7 +140,7 @@ def update(rule: Rule, hp: HyperParams, ps: PlasticState, *, s_src: jax.Array,
     env = {"x0": x0[..., None, :], "x1": x[..., None, 0, :], "x2": x[..., None, 1, :],
            "y0": y0[..., :, None], "y1": y[..., 0, :, None], "y2": y[..., 1, :, None],
            "y3": y[..., 2, :, None], "r": r_dst[..., :, None], "w": ps.w, "e": ps.e}
-    epoch = (t % rule.t_epoch) == 0
+    epoch = (jnp.asarray(t).astype(jnp.uint32) % jnp.uint32(rule.t_epoch)) == 0
     apply = jnp.logical_and(epoch, jnp.asarray(learn) > 0)
 
     def learn_epoch():

@@ -82,7 +82,8 @@ class Params:
 class State:
     """Core state after step ``t``: ``u, v, ref, s, r`` are ``(n_neurons,)`` (populations
     concatenated; ``s`` the spikes of step ``t``, ``r`` the third factor), ``s_in``
-    ``(n_inputs,)`` the input spikes of step ``t`` (both delivered at ``t + 1``), ``t`` int32,
+    ``(n_inputs,)`` the input spikes of step ``t`` (both delivered at ``t + 1``), ``t`` uint32
+    (the step number mod 2^32: after step 2^32 - 1 it reads 0, as in the C runtime, spec 4),
     ``seed`` uint32, ``learn`` the learning switch (float 1/0, spec 5.4), ``plastic``: a
     :class:`PlasticState` per connection (``None`` where not plastic)."""
 
@@ -189,7 +190,7 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
         for (src, dst, rule), cp in zip(topo.conns, params.conns if params else
                                         (None,) * len(topo.conns), strict=True))
     return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros((topo.n_inputs,), _F), r=z,
-                 t=jnp.asarray(0, jnp.int32), seed=jnp.asarray(seed or 0, jnp.uint32),
+                 t=jnp.asarray(0, jnp.uint32), seed=jnp.asarray(seed or 0, jnp.uint32),
                  learn=jnp.asarray(1.0, _F), plastic=plastic)
 
 
@@ -258,7 +259,7 @@ def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
     matrix product); ``None`` entries are computed here. Returns ``(new_state, stats)``.
     """
     offs = topo.offsets
-    t = state.t + 1
+    t = state.t + jnp.uint32(1)  # wraps to 0 after 2^32 - 1 (spec 4)
     r = state.r if r_write is None else r_write
     quant = [_quantized(p) for p in params.pops]
     a = [jnp.zeros((n,), _F) for n in topo.sizes]

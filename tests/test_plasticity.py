@@ -3,6 +3,8 @@
 The C runtime's agreement with these is checked in tests/test_differential.py.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -247,3 +249,81 @@ def test_hyperparameters_respect_the_accumulator_width():
     hp = plasticity.HyperParams(coef=jnp.asarray([90.0]), decay=hp.decay, impulse=hp.impulse,
                                 gate=hp.gate)
     assert plasticity.to_hyper(hp, r).coef == (8,)
+
+
+# --------------------------------------------------------------------------- the step counter
+#
+# The step counter t reaches the plasticity processor as an unsigned 32-bit word (spec 4): it
+# seeds the PRNG and decides the epochs (t mod t_epoch). Starting both engines at a t just below
+# 2^31 (where an int32 counter would turn negative) and just below 2^32 (where the counter
+# wraps to 0) checks that they agree there bit for bit. t_epoch 10 and 7 do not divide 2^32, so
+# a counter that wrapped differently would move the epochs; every trace decays, so a different
+# PRNG word would change the traces.
+
+def trace_settings(**traces: tuple[int, int]) -> str:
+    return "".join(f"{k}.decay = {d}\n{k}.impulse = {imp}\n" for k, (d, imp) in traces.items())
+
+
+COUNTER_RULES = (
+    "dw = 2^-4 * x1 * (r - y1) + 2^-6 * x2 * y0\nde = 2^-3 * x1 * r\nt_epoch = 10\n"
+    + trace_settings(x1=(700, 900), x2=(1500, 500), y1=(900, 1100)),
+    "dw = 2^-5 * y2 * (x1 - 20) - 2^-7 * y3 * w\nt_epoch = 7\n"
+    + trace_settings(x1=(300, 1500), y2=(2000, 1700), y3=(100, 600)),
+)
+
+
+def counter_net():
+    pops = (Population("a", 5, du=900, dv=300, vth_mant=6, bias_mant=np.arange(5) * 40),
+            Population("b", 3, du=2000, dv=1000, vth_mant=4, bias_mant=np.array([30, 0, 60])))
+    rng = np.random.default_rng(21)
+    first, second = (rule.parse(text) for text in COUNTER_RULES)
+    conns = (Connection(INPUT, "a", rng.integers(-30, 60, (5, 6)), rule=first),
+             Connection("a", "b", rng.integers(-20, 50, (3, 5)), rule=second),
+             Connection(INPUT, "b", rng.integers(0, 40, (3, 6))))
+    return Network(6, pops, conns, seed=0xC0FFEE)
+
+
+def c_core_at(net, t0):
+    """A fresh C core whose step counter reads ``t0``. The C API has no setter (el_core_reset
+    only returns to 0) and running 2^31 steps takes minutes, so this finds the counter's word in
+    the caller-owned core memory (the one 64-bit word that reads 12345 after 12345 steps of an
+    identical core and 0 in a fresh one) and writes it; el_core_time() confirms the write."""
+    from edgelearn import runtime
+
+    probe, core = runtime.Core(net), runtime.Core(net)
+    probe.run(np.zeros((12345, net.n_inputs), bool))
+    slots = [k for k in range(len(core._mem)) if probe._mem[k] == 12345 and core._mem[k] == 0]
+    assert len(slots) == 1, slots
+    core._mem[slots[0]] = t0
+    assert core.time == t0
+    return core
+
+
+@pytest.mark.parametrize("t0", [2**31 - 23, 2**32 - 23])
+def test_twin_equals_c_runtime_across_the_step_counter_boundaries(t0):
+    net = counter_net()
+    core = c_core_at(net, t0)
+    state = twin.init_state(net)
+    # the twin's own counter type, holding t0's 32 bits
+    state = dataclasses.replace(state, t=jnp.asarray(np.uint32(t0)).astype(state.t.dtype))
+    rng = np.random.default_rng(t0 % 1000)
+    raster = rng.random((60, 6)) < 0.4
+    third = rng.integers(-128, 128, (60, 8))
+    w0 = [core.weights(k) for k in net.plastic]
+    for c in range(0, 60, 5):  # chunks of 5 steps: the first mismatch is localised
+        tw = twin.simulate(net, state=state, inputs=raster[c:c + 5], third=third[c:c + 5])
+        state = tw.final_state
+        rt = core.run(raster[c:c + 5], third=third[c:c + 5])
+        where = f"steps t0 + {c + 1} .. t0 + {c + 5}"
+        np.testing.assert_array_equal(np.asarray(tw.spikes, bool), rt.s, err_msg=where)
+        for k in net.plastic:
+            ps = state.plastic[k]
+            x, y = core.traces(k)
+            for name, a, b in (("w", ps.w, core.weights(k)), ("e", ps.e, core.tags(k)),
+                               ("x", ps.x, x), ("y", ps.y, y)):
+                np.testing.assert_array_equal(np.asarray(a).astype(np.int64),
+                                              b.astype(np.int64), err_msg=f"{name}{k}, {where}")
+        assert int(state.t) == core.time % 2**32 == (t0 + c + 5) % 2**32
+    # not vacuous: both connections learned, and the run crossed the boundary
+    assert all(np.any(core.weights(k) != w) for k, w in zip(net.plastic, w0, strict=True))
+    assert core.time == t0 + 60 and int(state.t) == (t0 + 60) % 2**32
