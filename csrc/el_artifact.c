@@ -325,21 +325,13 @@ el_artifact_status_t el_artifact_reseal(uint8_t *image, size_t len)
 
 const char *el_artifact_status_name(int status)
 {
-    switch (status) {
-    case EL_ART_OK: return "EL_ART_OK";
-    case EL_ART_ERR_NULL: return "EL_ERR_NULL";
-    case EL_ART_E_MAGIC: return "EL_ART_E_MAGIC";
-    case EL_ART_E_VERSION: return "EL_ART_E_VERSION";
-    case EL_ART_E_HEADER_CRC: return "EL_ART_E_HEADER_CRC";
-    case EL_ART_E_TRUNCATED: return "EL_ART_E_TRUNCATED";
-    case EL_ART_E_TRAILING: return "EL_ART_E_TRAILING";
-    case EL_ART_E_CRC: return "EL_ART_E_CRC";
-    case EL_ART_E_SECTION: return "EL_ART_E_SECTION";
-    case EL_ART_E_NO_NETWORK: return "EL_ART_E_NO_NETWORK";
-    case EL_ART_E_NETWORK: return "EL_ART_E_NETWORK";
-    case EL_ART_E_INPUT_MAP: return "EL_ART_E_INPUT_MAP";
-    case EL_ART_E_READOUT: return "EL_ART_E_READOUT";
-    case EL_ART_E_ALIGN: return "EL_ART_E_ALIGN";
-    default: return "EL_ART_UNKNOWN";
+    const char *name = NULL;
+    if (status == EL_ART_OK) {
+        return "EL_ART_OK";
     }
+    if (status == EL_ART_ERR_NULL || (status >= EL_STATUS_BLOCK_MODEL &&
+                                      status < EL_STATUS_BLOCK_MODEL + EL_STATUS_BLOCK_SIZE)) {
+        name = el_status_lookup(status); /* "EL_ERR_NULL", EL_ART_E_*: el_status.c names them */
+    }
+    return name != NULL ? name : "EL_ART_UNKNOWN";
 }

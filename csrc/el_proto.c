@@ -535,32 +535,20 @@ void el_dedup_remember(el_proto_dedup_t *d, const el_proto_frame_t *req)
 
 const char *el_proto_status_name(int status)
 {
-    switch (status) {
+    const char *name = NULL;
+    switch (status) { /* the common codes, under this unit's aliases */
     case EL_PROTO_OK: return "EL_PROTO_OK";
     case EL_PROTO_ERR_NULL: return "EL_PROTO_ERR_NULL";
     case EL_PROTO_ERR_RANGE: return "EL_PROTO_ERR_RANGE";
     case EL_PROTO_ERR_SIZE: return "EL_PROTO_ERR_SIZE";
     case EL_PROTO_ERR_UNSUPPORTED: return "EL_PROTO_ERR_UNSUPPORTED";
     case EL_PROTO_ERR_STATE: return "EL_PROTO_ERR_STATE";
-    case EL_PROTO_E_COBS: return "EL_PROTO_E_COBS";
-    case EL_PROTO_E_CRC: return "EL_PROTO_E_CRC";
-    case EL_PROTO_E_SHORT: return "EL_PROTO_E_SHORT";
-    case EL_PROTO_E_OVERSIZE: return "EL_PROTO_E_OVERSIZE";
-    case EL_PROTO_E_LENGTH: return "EL_PROTO_E_LENGTH";
-    case EL_PROTO_E_VERSION: return "EL_PROTO_E_VERSION";
-    case EL_PROTO_E_TYPE: return "EL_PROTO_E_TYPE";
-    case EL_PROTO_E_PAYLOAD: return "EL_PROTO_E_PAYLOAD";
-    case EL_PROTO_E_SEQ: return "EL_PROTO_E_SEQ";
-    case EL_PROTO_E_BUSY: return "EL_PROTO_E_BUSY";
-    case EL_PROTO_E_OFFSET: return "EL_PROTO_E_OFFSET";
-    case EL_PROTO_E_ARTIFACT_CRC: return "EL_PROTO_E_ARTIFACT_CRC";
-    case EL_PROTO_E_INCOMPLETE: return "EL_PROTO_E_INCOMPLETE";
-    case EL_PROTO_E_TOO_BIG: return "EL_PROTO_E_TOO_BIG";
-    case EL_PROTO_E_NO_MODEL: return "EL_PROTO_E_NO_MODEL";
-    case EL_PROTO_E_FLASH: return "EL_PROTO_E_FLASH";
-    case EL_PROTO_E_NO_SAVE: return "EL_PROTO_E_NO_SAVE";
-    default: return "EL_PROTO_UNKNOWN";
+    default: break;
     }
+    if (status >= EL_STATUS_BLOCK_PROTO && status < EL_STATUS_BLOCK_PROTO + EL_STATUS_BLOCK_SIZE) {
+        name = el_status_lookup(status); /* EL_PROTO_E_*: el_status.c names them */
+    }
+    return name != NULL ? name : "EL_PROTO_UNKNOWN";
 }
 
 /* ---- payloads ------------------------------------------------------------------------------ */

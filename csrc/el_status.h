@@ -16,7 +16,8 @@
  * | 96 .. 127 | model artifact loading                                    |
  * | 128 ..    | unassigned                                                |
  *
- * ::EL_STATUS_BLOCK_PROTO etc. name the first value of each block.
+ * ::EL_STATUS_BLOCK_PROTO etc. name the first value of each block. el_status_name() names every
+ * code of every unit (el_status.c holds the one table of names).
  */
 #ifndef EL_STATUS_H
 #define EL_STATUS_H
@@ -26,6 +27,7 @@
 #define EL_STATUS_BLOCK_PROTO 32
 #define EL_STATUS_BLOCK_PLAST 64
 #define EL_STATUS_BLOCK_MODEL 96
+#define EL_STATUS_BLOCK_SIZE 32 /**< values in each block */
 
 /** Status of a fallible call. ::EL_OK is 0; every other value is an error. */
 typedef enum el_status {
@@ -52,11 +54,20 @@ extern "C" {
 #endif
 
 /**
- * @brief The enumerator's name of a status, e.g. "EL_ERR_RANGE".
+ * @brief The enumerator's name of a status, e.g. "EL_ERR_RANGE", "EL_PROTO_E_CRC" (el_proto.h),
+ *        "EL_ART_E_CRC" (el_artifact.h): every block's codes, by the name their unit gives them.
  * @param status any value (unknown values are allowed)
  * @return a static string; "EL_ERR_UNKNOWN" for values no unit of this build defines.
  */
 const char *el_status_name(int status);
+
+/**
+ * @brief As el_status_name(), but NULL for values no unit of this build defines (the units'
+ *        own el_proto_status_name() / el_artifact_status_name() take their names from it).
+ * @param status any value
+ * @return a static string, or NULL.
+ */
+const char *el_status_lookup(int status);
 
 #ifdef __cplusplus
 }

@@ -162,6 +162,42 @@ class Status(enum.IntEnum):
     E_NO_SAVE = 48
 
 
+#: C's name (``el_status_name``) of every status code the runtime defines: an ERROR frame carries
+#: the protocol's (:class:`Status`) and passes the others through (the core's, the rule
+#: microcode's 64 .. 95 from ``el_status.h``, the artifact reader's 96 .. 127 from
+#: ``el_artifact_status_t`` when LOAD_COMMIT refuses an image).
+STATUS_NAMES: dict[int, str] = dict(sorted({
+    **{int(s): f"EL_{s.name}" if s < 32 else f"EL_PROTO_{s.name}" for s in Status},
+    4: "EL_ERR_ALIGN",
+    7: "EL_ERR_FORMAT",
+    64: "EL_ERR_RULE_MAGIC",
+    65: "EL_ERR_RULE_VERSION",
+    66: "EL_ERR_RULE_TRUNCATED",
+    67: "EL_ERR_RULE_FIELD",
+    68: "EL_ERR_RULE_WIDTH",
+    69: "EL_ERR_RULE_TRAILING",
+    70: "EL_ERR_RULE_STRUCTURE",
+    96: "EL_ART_E_MAGIC",
+    97: "EL_ART_E_VERSION",
+    98: "EL_ART_E_HEADER_CRC",
+    99: "EL_ART_E_TRUNCATED",
+    100: "EL_ART_E_TRAILING",
+    101: "EL_ART_E_CRC",
+    102: "EL_ART_E_SECTION",
+    103: "EL_ART_E_NO_NETWORK",
+    104: "EL_ART_E_NETWORK",
+    105: "EL_ART_E_INPUT_MAP",
+    106: "EL_ART_E_READOUT",
+    107: "EL_ART_E_ALIGN",
+}.items()))
+
+
+def status_name(status: int) -> str:
+    """C's name of a status code (``el_status_name``), e.g. ``"EL_PROTO_E_BUSY"`` or
+    ``"EL_ART_E_CRC"``; ``"EL_ERR_UNKNOWN"`` for a value the runtime does not define."""
+    return STATUS_NAMES.get(int(status), "EL_ERR_UNKNOWN")
+
+
 # Allowed payload lengths per type: (min, max, step); C: len_rules in el_proto.c.
 _R = RESPONSE
 LEN_RULES: dict[int, tuple[int, int, int]] = {
@@ -291,18 +327,16 @@ class FieldRangeError(ProtocolError, ValueError):
 
 
 class DeviceError(ProtocolError):
-    """The device answered with an ERROR frame."""
+    """The device answered with an ERROR frame; ``name`` is its status's C name."""
 
     def __init__(self, status: int, request_type: int, detail: int, seq: int) -> None:
-        try:
-            name = Status(status).name
-        except ValueError:
-            name = f"status {status}"
+        name = status_name(status)
         super().__init__(
             f"device error {name} ({status}) for request type 0x{request_type:02x} "
             f"seq {seq}, detail {detail}"
         )
         self.status = status  # type: ignore[assignment]
+        self.name = name  # C's name of the status, e.g. "EL_ART_E_CRC" (status_name)
         self.request_type = request_type
         self.detail = detail
         self.seq = seq

@@ -234,6 +234,7 @@ def test_faults_get_error_frames_or_resync_and_state_stays(emu_any):
     with pytest.raises(P.DeviceError) as e:
         _raise(raw.ask(P.LoadCommit(), 700), 700)
     assert 96 <= e.value.status <= 127  # the artifact reader's status, passed through
+    assert e.value.name.startswith("EL_ART_E_") and e.value.name in str(e.value)  # and named
     # events: too late, out of order across batches, unknown axon -> ERR_RANGE, nothing queued
     now = before[0].step
     for seq, evs in ((701, ((now - 1, 0),)), (702, ((now + 5, 0), (now + 6, 99)))):

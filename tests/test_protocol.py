@@ -206,8 +206,12 @@ def test_next_seq_skips_zero():
 def test_device_error_message():
     err = P.Error(P.Status.E_BUSY, P.MsgType.EVENTS, 12).exception(seq=24)
     assert isinstance(err, P.DeviceError) and isinstance(err, P.ProtocolError)
-    assert "E_BUSY" in str(err) and "0x30" in str(err)
+    assert "EL_PROTO_E_BUSY (41)" in str(err) and "0x30" in str(err)
     assert (err.status, err.request_type, err.detail, err.seq) == (41, 0x30, 12, 24)
+    # a refused LOAD_COMMIT passes the artifact reader's status through: named as in C
+    err = P.Error(101, P.MsgType.LOAD_COMMIT, 0).exception(seq=7)
+    assert err.name == "EL_ART_E_CRC" and "EL_ART_E_CRC (101)" in str(err)
+    assert P.Error(200, P.MsgType.RUN, 0).exception(seq=8).name == "EL_ERR_UNKNOWN"
 
 
 frames_st = st.builds(
@@ -319,6 +323,15 @@ def test_c_has_no_constant_python_lacks():
 def test_status_names_match_c(c):
     for s in P.Status:
         assert c.ffi.string(c.lib.el_proto_status_name(s)).decode() == f"EL_PROTO_{s.name}"
+
+
+def test_every_status_name_matches_c(c):
+    """Every value an ERROR frame's u16 status can take is named as C's el_status_name names it
+    (all units' blocks: common, protocol, rule microcode, artifact; EL_ERR_UNKNOWN elsewhere)."""
+    c_names = {s: c.ffi.string(c.lib.el_status_name(s)).decode() for s in range(0x10000)}
+    assert {s: P.status_name(s) for s in range(0x10000)} == c_names
+    assert {s: n for s, n in c_names.items() if n != "EL_ERR_UNKNOWN"} == P.STATUS_NAMES
+    assert c_names[c.lib.EL_ART_E_CRC] == "EL_ART_E_CRC"
 
 
 def test_length_rules_match_c(c):

@@ -325,6 +325,8 @@ def test_status_names_and_errors():
     assert status_name(0) == "EL_OK"
     assert status_name(2) == "EL_ERR_RANGE"
     assert status_name(9999) == "EL_ERR_UNKNOWN"
+    assert status_name(33) == "EL_PROTO_E_CRC"  # every unit's block is named
+    assert status_name(101) == "EL_ART_E_CRC"
     err = RuntimeStatusError("el_core_init", 3)
     assert "EL_ERR_SIZE" in str(err) and err.name == "EL_ERR_SIZE"
 

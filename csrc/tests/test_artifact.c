@@ -99,6 +99,26 @@ static void test_exact(void)
     free(a);
 }
 
+/* Every artifact status has its enumerator's name, the same from el_status_name(), which a host
+ * uses for any status (an ERROR frame of a failed LOAD_COMMIT passes these through). */
+static void test_status_names(void)
+{
+    int s;
+    for (s = EL_ART_E_MAGIC; s <= EL_ART_E_ALIGN; ++s) {
+        CHECK(strncmp(el_artifact_status_name(s), "EL_ART_E_", 9) == 0);
+        CHECK(strcmp(el_status_name(s), el_artifact_status_name(s)) == 0);
+    }
+    CHECK(strcmp(el_status_name(EL_ART_E_CRC), "EL_ART_E_CRC") == 0);
+    CHECK(strcmp(el_status_name(EL_ART_E_ALIGN), "EL_ART_E_ALIGN") == 0);
+    CHECK(strcmp(el_artifact_status_name(EL_ART_OK), "EL_ART_OK") == 0);
+    CHECK(strcmp(el_artifact_status_name(EL_ART_ERR_NULL), "EL_ERR_NULL") == 0);
+    CHECK(strcmp(el_artifact_status_name(EL_ART_E_ALIGN + 1), "EL_ART_UNKNOWN") == 0);
+    CHECK(strcmp(el_status_name(EL_ART_E_ALIGN + 1), "EL_ERR_UNKNOWN") == 0);
+    CHECK(strcmp(el_artifact_status_name(EL_ERR_RANGE), "EL_ART_UNKNOWN") == 0); /* not its own */
+    CHECK(strcmp(el_artifact_status_name(EL_PROTO_E_CRC), "EL_ART_UNKNOWN") == 0);
+    CHECK(strcmp(el_artifact_status_name(-1), "EL_ART_UNKNOWN") == 0);
+}
+
 static void test_truncations_and_flips(void)
 {
     el_artifact_t *a = (el_artifact_t *)malloc(sizeof *a);
@@ -179,6 +199,7 @@ int main(void)
     test_exact();
     test_truncations_and_flips();
     test_resealed_mutations();
+    test_status_names();
     if (failures) {
         fprintf(stderr, "test_artifact: %d failures\n", failures);
         return 1;

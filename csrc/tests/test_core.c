@@ -625,6 +625,11 @@ static void test_errors(void)
     /* status names */
     CHECK(strcmp(el_status_name(EL_ERR_FORMAT), "EL_ERR_FORMAT") == 0);
     CHECK(strcmp(el_status_name(1000), "EL_ERR_UNKNOWN") == 0);
+    CHECK(strcmp(el_status_name(-1), "EL_ERR_UNKNOWN") == 0);
+    CHECK(strcmp(el_status_name(EL_ERR_RULE_STRUCTURE), "EL_ERR_RULE_STRUCTURE") == 0);
+    CHECK(strcmp(el_status_name(EL_PROTO_E_NO_SAVE), "EL_PROTO_E_NO_SAVE") == 0);
+    CHECK(strcmp(el_status_name(EL_ART_E_MAGIC), "EL_ART_E_MAGIC") == 0);
+    CHECK(el_status_lookup(EL_ERR_FORMAT + 1) == NULL && el_status_lookup(EL_OK) != NULL);
     /* config table */
     {
         int32_t value = 0;

@@ -271,6 +271,7 @@ static void test_packers(void)
     el_rule_param_t rp[1] = {{1, -1}};
     el_msg_run_t run = {10};
     el_msg_error_t err;
+    int s;
     ctx = "packers";
     CHECK_EQ(el_msg_events_pack_list(ev, 3, buf, sizeof buf, &n), EL_PROTO_ERR_RANGE);
     CHECK_EQ(el_msg_events_pack_list(ev + 1, 2, buf, sizeof buf, &n), EL_PROTO_OK);
@@ -292,6 +293,16 @@ static void test_packers(void)
     CHECK(!el_msg_type_known(EL_MSG_ERROR & ~EL_MSG_RESPONSE));
     CHECK(strcmp(el_proto_status_name(EL_PROTO_E_CRC), "EL_PROTO_E_CRC") == 0);
     CHECK(strcmp(el_proto_status_name(1000), "EL_PROTO_UNKNOWN") == 0);
+    /* the protocol block by the same names from el_status_name(); other blocks are not its own */
+    ctx = "status names";
+    for (s = EL_PROTO_E_COBS; s <= EL_PROTO_E_NO_SAVE; ++s) {
+        CHECK(strncmp(el_proto_status_name(s), "EL_PROTO_E_", 11) == 0);
+        CHECK(strcmp(el_status_name(s), el_proto_status_name(s)) == 0);
+    }
+    CHECK(strcmp(el_proto_status_name(EL_PROTO_E_NO_SAVE + 1), "EL_PROTO_UNKNOWN") == 0);
+    CHECK(strcmp(el_proto_status_name(EL_ERR_ALIGN), "EL_PROTO_UNKNOWN") == 0);
+    CHECK(strcmp(el_proto_status_name(EL_ERR_RULE_MAGIC), "EL_PROTO_UNKNOWN") == 0);
+    CHECK(strcmp(el_proto_status_name(-1), "EL_PROTO_UNKNOWN") == 0);
 }
 
 static void test_feed_and_dedup(void)
