@@ -111,10 +111,30 @@ def _sensor_seed(seed: int, tag: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, tag])
 
 
-def _sample_seeds(seed: int, tag: int, class_ids, indices) -> list[np.random.SeedSequence]:
-    return [
+def _keys(class_ids, indices) -> list[tuple[int, int]]:
+    """The ``(class_id, index)`` of every sample of a batch, as Python ints (none without class
+    ids)."""
+    class_ids = [int(c) for c in class_ids]
+    indices = [int(i) for i in indices]
+    return list(zip(class_ids, indices, strict=True)) if class_ids else []
+
+
+def _recordings(
+    frames, t: np.ndarray, cfg: GlyphConfig | GestureConfig, seed: int, tag: int, keys, fmt: str
+) -> list[Recording]:
+    """The sensor ``cfg.dvs`` watching ``frames(k)`` (``(B, cfg.size, cfg.size)`` intensities at
+    ``t[k]`` us): one Recording a sample, its noise and its ``meta`` from ``keys[b] = (label,
+    index)``, the sensor's mismatch from ``(seed, tag)``."""
+    sample_seeds = [
         np.random.SeedSequence([int(seed) & 0xFFFFFFFF, tag, c & 0xFFFFFFFF, i & 0xFFFFFFFF])
-        for c, i in zip(class_ids, indices, strict=True)
+        for c, i in keys
+    ]
+    events = simulate_batch(
+        frames, t, cfg.dvs, seed=_sensor_seed(seed, tag), sample_seeds=sample_seeds
+    )
+    return [
+        Recording(ev, cfg.size, cfg.size, fmt, {"label": c, "index": i})
+        for ev, (c, i) in zip(events, keys, strict=True)
     ]
 
 
@@ -181,9 +201,10 @@ def glyph_strokes(class_id: int, seed: int = 0) -> np.ndarray:
     return pts
 
 
-def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray:
-    """Fine-resolution drawings ``(B, Hf, Wf)`` with the saccade margin included."""
-    B = len(class_ids)
+def _glyph_images(keys, seed: int, cfg: GlyphConfig) -> np.ndarray:
+    """Fine-resolution drawings ``(B, Hf, Wf)`` of the ``(class_id, index)`` samples ``keys``,
+    with the saccade margin included."""
+    B = len(keys)
     margin = int(np.ceil(cfg.amplitude_px)) + 2
     n_fine = (cfg.size + 2 * margin) * _GSUPER
     npts = 24
@@ -191,7 +212,7 @@ def _glyph_images(class_ids, indices, seed: int, cfg: GlyphConfig) -> np.ndarray
     bern = np.stack([(1 - u) ** 2, 2 * u * (1 - u), u**2])  # (3, npts, 1)
     img = np.zeros((B, n_fine, n_fine))
     sig = np.empty(B)
-    for b, (c, i) in enumerate(zip(class_ids, indices, strict=True)):
+    for b, (c, i) in enumerate(keys):
         r = _rng(seed, 0x6A74, c, i)
         ctrl = glyph_strokes(c, seed)
         j = cfg.jitter
@@ -247,17 +268,7 @@ def _saccade_events(img, cfg: GlyphConfig, seed: int, keys, fmt: str) -> list[Re
     def frames(k):
         return lo + gain * sv.view(margin + dx[k], margin + dy[k])
 
-    events = simulate_batch(
-        frames,
-        t,
-        cfg.dvs,
-        seed=_sensor_seed(seed, 0x5D),
-        sample_seeds=_sample_seeds(seed, 0x5D, [k[0] for k in keys], [k[1] for k in keys]),
-    )
-    return [
-        Recording(ev, cfg.size, cfg.size, fmt, {"label": c, "index": i})
-        for ev, (c, i) in zip(events, keys, strict=True)
-    ]
+    return _recordings(frames, t, cfg, seed, 0x5D, keys, fmt)
 
 
 def glyph_batch(
@@ -265,12 +276,10 @@ def glyph_batch(
 ) -> list[Recording]:
     """Glyph samples for ``(class_ids[i], indices[i])``: a list of 34 x 34 Recordings."""
     cfg = config or GlyphConfig()
-    class_ids = [int(c) for c in class_ids]
-    indices = [int(i) for i in indices]
-    if not class_ids:
+    keys = _keys(class_ids, indices)
+    if not keys:
         return []
-    img = _glyph_images(class_ids, indices, seed, cfg)
-    return _saccade_events(img, cfg, seed, list(zip(class_ids, indices, strict=True)), "glyphs")
+    return _saccade_events(_glyph_images(keys, seed, cfg), cfg, seed, keys, "glyphs")
 
 
 def saccade_batch(
@@ -420,18 +429,17 @@ def gesture_batch(
 ) -> list[Recording]:
     """Gesture samples for ``(class_ids[i], indices[i])``: 128 x 128 Recordings."""
     cfg = config or GestureConfig()
-    class_ids = [int(c) for c in class_ids]
-    indices = [int(i) for i in indices]
-    if not class_ids:
+    keys = _keys(class_ids, indices)
+    if not keys:
         return []
     S = cfg.size
     t = np.arange(0, cfg.duration_us + 1, cfg.dt_us, dtype=np.int64)
     T = len(t)
     n_sprite = int(np.ceil(cfg.hand_px * 2.2)) * _SUPER
     n_sprite += n_sprite % 2
-    B = len(class_ids)
+    B = len(keys)
     placed = []  # per sample: window corners (T,) and the sprite views (T, m+2, m+2)
-    for c, i in zip(class_ids, indices, strict=True):
+    for c, i in keys:
         r = _rng(seed, 0x6773, c, i)
         tr = gesture_trajectory(c, seed)
         tr = {**tr, "angle": tr["angle"] + r.normal(0, 0.1)}
@@ -467,17 +475,7 @@ def gesture_batch(
                 out[b, a0:a1, b0:b1] = lo + gain * views[k, a0 - ys : a1 - ys, b0 - xs : b1 - xs]
         return out
 
-    events = simulate_batch(
-        frames,
-        t,
-        cfg.dvs,
-        seed=_sensor_seed(seed, 0x6E),
-        sample_seeds=_sample_seeds(seed, 0x6E, class_ids, indices),
-    )
-    return [
-        Recording(ev, S, S, "gestures", {"label": c, "index": i})
-        for ev, c, i in zip(events, class_ids, indices, strict=True)
-    ]
+    return _recordings(frames, t, cfg, seed, 0x6E, keys, "gestures")
 
 
 def gesture_sample(
