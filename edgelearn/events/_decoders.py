@@ -33,6 +33,18 @@ def _pack(t, x, y, p) -> np.ndarray:
     return ev
 
 
+def _unwrap(vals: np.ndarray, bits: int, last: int) -> np.ndarray:
+    """Readings ``vals`` (int64, each in ``[0, 2**bits)``) of a ``bits``-bit counter made
+    monotonic: a reading more than half the range below the one before it is a wrap (adds
+    ``2**bits``). ``last`` is the full (unwrapped) reading before ``vals[0]``, -1 if none."""
+    if not vals.size:
+        return vals
+    prev = np.concatenate(([last & ((1 << bits) - 1) if last >= 0 else vals[0]], vals[:-1]))
+    wraps = np.cumsum(vals < prev - (1 << (bits - 1)))
+    start = (last >> bits) if last >= 0 else 0
+    return vals + ((start + wraps) << bits)
+
+
 class Decoder:
     """Base class: subclasses set ``unit`` (fixed record size, or 0 for packet formats)."""
 
@@ -96,13 +108,7 @@ class Evt2Decoder(Decoder):
             raise self.error(base + 4 * i, f"unknown EVT 2.0 word type 0x{int(typ[i]):X}")
         th_mask = typ == 0x8
         th = (w[th_mask] & 0x0FFFFFFF).astype(np.int64)
-        if th.size:
-            prev = np.concatenate(([self.high & 0x0FFFFFFF if self.high >= 0 else th[0]], th[:-1]))
-            wraps = np.cumsum(th < prev - (1 << 27))
-            start = (self.high >> 28) if self.high >= 0 else 0
-            th_full = th + ((start + wraps) << 28)
-        else:
-            th_full = th
+        th_full = _unwrap(th, 28, self.high)
         cd_mask = typ <= 1
         # time-high of each CD word: the running count of TIME_HIGH words indexes their values
         # (slot 0: the value carried from the previous chunk, -1 before the first one)
@@ -185,14 +191,7 @@ class Evt3Decoder(Decoder):
         is_th = typ[tw] == 0x8
         tpay = (w[tw] & 0x0FFF).astype(np.int64)
         th_vals = tpay[is_th]
-        if th_vals.size:
-            prev0 = (self.high & 0xFFF) if self.high >= 0 else th_vals[0]
-            prev = np.concatenate(([prev0], th_vals[:-1]))
-            wraps = np.cumsum(th_vals < prev - 2048)
-            start = (self.high >> 12) if self.high >= 0 else 0
-            th_full = th_vals + ((start + wraps) << 12)
-        else:
-            th_full = th_vals
+        th_full = _unwrap(th_vals, 12, self.high)
         hrank = np.cumsum(is_th)
         high_tw = np.concatenate(([self.high], th_full))[hrank]  # [0] = carried
         # a TIME_HIGH starts a new 4096-us window at low = 0 until the next TIME_LOW
@@ -285,24 +284,21 @@ class DatDecoder(Decoder):
 
     def __init__(self, path, header, file_size=None):
         super().__init__(path, header, file_size)
-        self.last = -1
-        self.wraps = 0
+        self.last = -1  # full timestamp (with wraps) of the last event, -1 before the first
 
     def decode(self, buf, base, final):
         view, n = self._split(buf, base, final)
         if n == 0:
             return _EMPTY, 0
         rec = np.frombuffer(view, dtype=[("ts", "<u4"), ("d", "<u4")])
-        ts = rec["ts"].astype(np.int64)
-        prev = np.concatenate(([self.last if self.last >= 0 else ts[0]], ts[:-1]))
-        wraps = self.wraps + np.cumsum(ts < prev - (1 << 31))
-        self.last, self.wraps = int(ts[-1]), int(wraps[-1])
+        t = _unwrap(rec["ts"].astype(np.int64), 32, self.last)
+        self.last = int(t[-1])
         d = rec["d"]
         pol = d >> 28
         if (pol > 1).any():
             i = int(np.argmax(pol > 1))
             raise self.error(base + 8 * i + 4, f"DAT polarity field {int(pol[i])} is not 0 or 1")
-        ev = _pack(ts + (wraps << 32), d & 0x3FFF, (d >> 14) & 0x3FFF, pol)
+        ev = _pack(t, d & 0x3FFF, (d >> 14) & 0x3FFF, pol)
         self.offsets = lambda: base + 8 * np.arange(len(ev))
         return ev, n
 
@@ -375,8 +371,7 @@ class Aedat2Decoder(Decoder):
     def __init__(self, path, header, file_size=None):
         super().__init__(path, header, file_size)
         self.davis = header.get("layout") == "davis"
-        self.last = -1
-        self.wraps = 0
+        self.last = -1  # full timestamp (with wraps) of the last event, -1 before the first
 
     def decode(self, buf, base, final):
         view, n = self._split(buf, base, final)
@@ -384,11 +379,8 @@ class Aedat2Decoder(Decoder):
             return _EMPTY, 0
         rec = np.frombuffer(view, dtype=[("a", ">u4"), ("ts", ">u4")])
         a = rec["a"]
-        ts = rec["ts"].astype(np.int64)
-        prev = np.concatenate(([self.last if self.last >= 0 else ts[0]], ts[:-1]))
-        wraps = self.wraps + np.cumsum(ts < prev - (1 << 31))
-        self.last, self.wraps = int(ts[-1]), int(wraps[-1])
-        t = ts + (wraps << 32)
+        t = _unwrap(rec["ts"].astype(np.int64), 32, self.last)
+        self.last = int(t[-1])
         if self.davis:
             keep = ((a >> 31) == 0) & (((a >> 10) & 1) == 0)
             x, y, p = (a >> 12) & 0x3FF, (a >> 22) & 0x1FF, (a >> 11) & 1
