@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli import UsageError
+from ._cli_common import reading
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,12 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from . import artifact
 
-    try:
+    with reading(args.file, artifact.ArtifactError):
         art = artifact.load(args.file)
-    except FileNotFoundError:
-        raise UsageError(f"{args.file}: no such file") from None
-    except artifact.ArtifactError as e:
-        raise UsageError(str(e)) from None
     m = art.manifest
     if args.json:
         print(json.dumps(m, indent=2, sort_keys=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli import UsageError
+from ._cli_common import reading
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,15 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from . import rule
 
-    try:
+    with reading(args.file, rule.RuleError):
         if not args.file.exists() and str(args.file) in rule.SHIPPED:
             r = rule.shipped(str(args.file))
         else:
             r = rule.load(args.file)
-    except FileNotFoundError:
-        raise UsageError(f"{args.file}: no such file") from None
-    except rule.RuleError as e:
-        raise UsageError(str(e)) from None
     code = r.microcode()
     h = r.hyper()
     print(r.text(), end="")
