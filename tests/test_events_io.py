@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from events_common import random_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -224,18 +225,25 @@ def test_writers_reject_what_the_format_cannot_hold(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
+def test_dat_and_aedat2_timestamps_wrap_at_32_bits_across_chunks():
+    # raw timestamps 2^32 - 10, 2^32 - 5, 3, 8, 2^31 + 2 (a jump up, not a wrap), 1 (another
+    # wrap), one 8-byte record per chunk: the counter's wraps carry from chunk to chunk
+    raw = [2**32 - 10, 2**32 - 5, 3, 8, 2**31 + 2, 1]
+    expect = [2**32 - 10, 2**32 - 5, 2**32 + 3, 2**32 + 8, 2**32 + 2**31 + 2, 2**33 + 1]
+    dat = np.zeros(len(raw), [("ts", "<u4"), ("d", "<u4")])
+    dat["ts"] = raw
+    aedat2 = np.zeros(len(raw), [("a", ">u4"), ("ts", ">u4")])
+    aedat2["ts"] = raw
+    for dec, data in ((D.DatDecoder(None, {}), dat), (D.Aedat2Decoder(None, {}), aedat2)):
+        ev = _decode_in_chunks(dec, data.tobytes(), 8)
+        assert ev["t"].tolist() == expect, type(dec).__name__
+
+
 # --------------------------------------------------------------------------- bad input
 
 
 def _own_files(tmp_path):
-    rng = np.random.default_rng(7)
-    n = 200
-    ev = E.make_events(
-        np.sort(rng.integers(0, 1 << 22, n)),
-        rng.integers(0, 128, n),
-        rng.integers(0, 128, n),
-        rng.integers(0, 2, n),
-    )
+    ev = random_events(7, 200, 1 << 22, 128, 128)
     rec = E.Recording(ev, 128, 128)
     out = {}
     for fmt, ext in [
@@ -414,15 +422,7 @@ def test_unsupported_raw_encodings_are_named(tmp_path):
 
 
 def _compat_recording():
-    rng = np.random.default_rng(3)
-    n = 5000
-    ev = E.make_events(
-        np.sort(rng.integers(0, 5_000_000, n)),
-        rng.integers(0, 640, n),
-        rng.integers(0, 480, n),
-        rng.integers(0, 2, n),
-    )
-    return E.Recording(ev, 640, 480)
+    return E.Recording(random_events(3, 5000, 5_000_000, 640, 480), 640, 480)
 
 
 def test_own_aedat4_reads_in_the_aedat_package(tmp_path):
@@ -504,6 +504,18 @@ def _reference_evt3(words):
 _EVT3_TYPES = [0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8, 0xA, 0xE, 0xF]
 
 
+def _decode_in_chunks(dec: D.Decoder, data: bytes, chunk: int) -> np.ndarray:
+    """Feed ``data`` to ``dec`` in arbitrary chunks (odd sizes split a word; a chunk too short
+    for a whole word grows by a byte) and join the events."""
+    parts, pos = [], 0
+    while pos < len(data):
+        ev, used = dec.decode(data[pos : pos + chunk], pos, False)
+        parts.append(ev)
+        pos += used
+        chunk = chunk + 1 if used == 0 else chunk
+    return np.concatenate(parts) if parts else np.empty(0, E.EVENT_DTYPE)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -513,15 +525,7 @@ _EVT3_TYPES = [0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8, 0xA, 0xE, 0xF]
 )
 def test_evt3_decoder_matches_a_word_by_word_reference(words, chunk):
     words = [(t << 12) | p for t, p in words]
-    data = np.array(words, dtype="<u2").tobytes()
-    dec = D.Evt3Decoder(None, {})
-    parts, pos = [], 0
-    while pos < len(data):  # feed in arbitrary chunks (odd sizes split a word)
-        ev, used = dec.decode(data[pos : pos + chunk], pos, False)
-        parts.append(ev)
-        pos += used
-        chunk = chunk + 1 if used == 0 else chunk
-    ev = np.concatenate(parts) if parts else np.empty(0, E.EVENT_DTYPE)
+    ev = _decode_in_chunks(D.Evt3Decoder(None, {}), np.array(words, dtype="<u2").tobytes(), chunk)
     assert ev[["t", "x", "y", "p"]].tolist() == _reference_evt3(words)
 
 
@@ -551,13 +555,5 @@ def _reference_evt2(words):
 )
 def test_evt2_decoder_matches_a_word_by_word_reference(words, chunk):
     words = [(t << 28) | p for t, p in words]
-    data = np.array(words, dtype="<u4").tobytes()
-    dec = D.Evt2Decoder(None, {})
-    parts, pos = [], 0
-    while pos < len(data):
-        ev, used = dec.decode(data[pos : pos + chunk], pos, False)
-        parts.append(ev)
-        pos += used
-        chunk = chunk + 1 if used == 0 else chunk
-    ev = np.concatenate(parts) if parts else np.empty(0, E.EVENT_DTYPE)
+    ev = _decode_in_chunks(D.Evt2Decoder(None, {}), np.array(words, dtype="<u4").tobytes(), chunk)
     assert ev[["t", "x", "y", "p"]].tolist() == _reference_evt2(words)

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from events_common import random_events
 
 from edgelearn import events as E
 
@@ -131,14 +132,7 @@ def test_paced_source_real_time_schedule():
 
 
 def test_paced_source_streams_a_file_in_chunks(tmp_path):
-    rng = np.random.default_rng(1)
-    n = 20_000
-    ev = E.make_events(
-        np.sort(rng.integers(0, 2_000_000, n)),
-        rng.integers(0, 64, n),
-        rng.integers(0, 48, n),
-        rng.integers(0, 2, n),
-    )
+    ev = random_events(1, 20_000, 2_000_000, 64, 48)
     E.write(tmp_path / "r.raw", E.Recording(ev, 64, 48))
     clock = E.ManualClock()
     src = E.PacedSource(
@@ -195,14 +189,7 @@ def test_live_camera_adapts_a_driver_packet_stream(monkeypatch):
 
 
 def test_bin_stream_equals_bin_events_on_the_whole_recording():
-    rng = np.random.default_rng(4)
-    n = 5000
-    ev = E.make_events(
-        np.sort(rng.integers(0, 300_000, n)),
-        rng.integers(0, 8, n),
-        rng.integers(0, 6, n),
-        rng.integers(0, 2, n),
-    )
+    ev = random_events(4, 5000, 300_000, 8, 6)
     amap = E.AddressMap.dense(8, 6)
     whole = E.bin_events(ev, amap, dt_us=1000)
     chunks = np.array_split(ev, 37)

@@ -93,21 +93,26 @@ def test_prng_golden_words():
         assert int(fixed.rand(seed, t, stream, idx)) == expect
 
 
-def test_error_triggered_rule_learns_association():
-    # 4 inputs -> 2 outputs; r = +64 for the target class neuron, 0 for the other.
+def association_case():
+    """4 inputs -> 2 outputs under the error-triggered rule: pattern A on axons 0, 1 labelled
+    for neuron 0 (r = +64 for it, 0 for the other); 200 silent steps (traces die out); pattern
+    B on axons 2, 3 labelled for neuron 1. Returns ``(net, raster (500, 4), third (500, 2))``."""
     r_text = rule.shipped("error_triggered").text()
     pop = Population("out", 2, du=4095, dv=4095, vth_mant=400)
     net = Network(4, (pop,), (Connection(INPUT, "out", np.zeros((2, 4)),
                                          rule=rule.parse(r_text)),), seed=3)
     rng = np.random.default_rng(0)
-    # pattern A on axons 0, 1 labelled for neuron 0; 200 silent steps (traces die out);
-    # pattern B on axons 2, 3 labelled for neuron 1.
     raster = np.zeros((500, 4), bool)
     raster[:100, :2] = rng.random((100, 2)) < 0.5
     raster[300:400, 2:] = rng.random((100, 2)) < 0.5
-    third = np.zeros((500, 2))
+    third = np.zeros((500, 2), np.int64)
     third[:100, 0] = 64
     third[300:400, 1] = 64
+    return net, raster, third
+
+
+def test_error_triggered_rule_learns_association():
+    net, raster, third = association_case()
     res = twin.simulate(net, inputs=raster, third=third)
     w = np.asarray(res.final_state.plastic[0].w)
     assert w[0, :2].min() > 0 and w[1, 2:].min() > 0
@@ -173,17 +178,7 @@ def test_error_triggered_rule_learns_association_in_c_runtime():
     # tags and traces the twin produced (and the same spikes at every step).
     from edgelearn import runtime
 
-    r_text = rule.shipped("error_triggered").text()
-    pop = Population("out", 2, du=4095, dv=4095, vth_mant=400)
-    net = Network(4, (pop,), (Connection(INPUT, "out", np.zeros((2, 4)),
-                                         rule=rule.parse(r_text)),), seed=3)
-    rng = np.random.default_rng(0)
-    raster = np.zeros((500, 4), bool)
-    raster[:100, :2] = rng.random((100, 2)) < 0.5
-    raster[300:400, 2:] = rng.random((100, 2)) < 0.5
-    third = np.zeros((500, 2), np.int64)
-    third[:100, 0] = 64
-    third[300:400, 1] = 64
+    net, raster, third = association_case()
     tw = twin.simulate(net, inputs=raster, third=third)
     core = runtime.Core(net)
     res = core.run(raster, third=third)
@@ -259,6 +254,7 @@ def test_hyperparameters_respect_the_accumulator_width():
 # wraps to 0) checks that they agree there bit for bit. t_epoch 10 and 7 do not divide 2^32, so
 # a counter that wrapped differently would move the epochs; every trace decays, so a different
 # PRNG word would change the traces.
+
 
 def trace_settings(**traces: tuple[int, int]) -> str:
     return "".join(f"{k}.decay = {d}\n{k}.impulse = {imp}\n" for k, (d, imp) in traces.items())
