@@ -9,23 +9,12 @@
 #include "edgelearn.h"
 #include "el_artifact.h"
 #include "artifact_vectors.h"
-
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
+#include "test_util.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(xorshift64(&rng_state) >> 11);
 }
 
 /* A heap copy that ends exactly at the end of its allocation (so ASan sees any overread),
@@ -200,8 +189,8 @@ int main(void)
     test_truncations_and_flips();
     test_resealed_mutations();
     test_status_names();
-    if (failures) {
-        fprintf(stderr, "test_artifact: %d failures\n", failures);
+    if (test_failures) {
+        fprintf(stderr, "test_artifact: %d failures\n", test_failures);
         return 1;
     }
     printf("test_artifact: ok\n");

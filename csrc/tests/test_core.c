@@ -7,30 +7,7 @@
 #include <string.h>
 
 #include "edgelearn.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        ++checks;                                                                     \
-        if (!(cond)) {                                                                \
-            ++failures;                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-        }                                                                             \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                                \
-    do {                                                                              \
-        long long a_ = (long long)(a);                                                \
-        long long b_ = (long long)(b);                                                \
-        ++checks;                                                                     \
-        if (a_ != b_) {                                                               \
-            ++failures;                                                               \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,     \
-                    __LINE__, #a, a_, #b, b_);                                        \
-        }                                                                             \
-    } while (0)
+#include "test_util.h"
 
 #define BIG_VTH EL_VTH_MANT_MAX
 
@@ -391,13 +368,6 @@ static void test_recurrent(void)
     free(mem);
 }
 
-/* Tiny deterministic generator for the sparse/dense comparison. */
-static uint32_t lcg(uint32_t *x)
-{
-    *x = *x * 1664525u + 1013904223u;
-    return *x >> 8;
-}
-
 static void test_sparse_equals_dense(void)
 {
     enum { N_IN = 37, N = 23, T = 50 };
@@ -653,6 +623,6 @@ int main(void)
     test_sparse_equals_dense();
     test_step_events();
     test_errors();
-    printf("test_core: %d checks, %d failures\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    printf("test_core: %d checks, %d failures\n", test_checks, test_failures);
+    return test_failures == 0 ? 0 : 1;
 }

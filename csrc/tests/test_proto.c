@@ -11,48 +11,13 @@
 #include "el_proto.h"
 #include "proto_any.h"
 #include "proto_vectors.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        ++checks;                                                                     \
-        if (!(cond)) {                                                                \
-            ++failures;                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s [%s]\n", __FILE__, __LINE__, #cond, \
-                    ctx);                                                             \
-        }                                                                             \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                                \
-    do {                                                                              \
-        long long a_ = (long long)(a);                                                \
-        long long b_ = (long long)(b);                                                \
-        ++checks;                                                                     \
-        if (a_ != b_) {                                                               \
-            ++failures;                                                               \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld [%s]\n", __FILE__, \
-                    __LINE__, #a, a_, #b, b_, ctx);                                   \
-        }                                                                             \
-    } while (0)
-
-static const char *ctx = "";
-
-static uint8_t *dup_bytes(const uint8_t *p, size_t n)
-{
-    uint8_t *q = (uint8_t *)malloc(n ? n : 1);
-    if (n) {
-        memcpy(q, p, n);
-    }
-    return q;
-}
+#include "test_util.h"
 
 static void test_crc(void)
 {
     const uint8_t s[] = "123456789";
     uint32_t c;
-    ctx = "crc";
+    test_ctx = "crc";
     CHECK_EQ(el_crc32(0, s, 9), PV_CRC_CHECK);
     CHECK_EQ(el_crc32(0, s, 9), EL_PROTO_CRC_CHECK);
     c = el_crc32(0, s, 4);
@@ -69,7 +34,7 @@ static void test_cobs(void)
         const pv_cobs_t *v = &pv_cobs[i];
         uint8_t *exact = (uint8_t *)malloc(v->enc_len);
         uint8_t *small = (uint8_t *)malloc(v->enc_len - 1 ? v->enc_len - 1 : 1);
-        ctx = "cobs vector";
+        test_ctx = "cobs vector";
         CHECK_EQ(el_cobs_encode(v->raw, v->raw_len, exact, v->enc_len, &n), EL_PROTO_OK);
         CHECK_EQ(n, v->enc_len);
         CHECK(memcmp(exact, v->enc, n) == 0);
@@ -88,18 +53,18 @@ static void test_cobs(void)
     }
     for (i = 0; i < PV_COUNT(pv_cobs_decode_only); ++i) {
         const pv_cobs_t *v = &pv_cobs_decode_only[i];
-        ctx = "cobs decode-only vector";
+        test_ctx = "cobs decode-only vector";
         CHECK_EQ(el_cobs_decode(v->enc, v->enc_len, out, sizeof out, &n), EL_PROTO_OK);
         CHECK_EQ(n, v->raw_len);
         CHECK(memcmp(out, v->raw, n) == 0);
     }
     for (i = 0; i < PV_COUNT(pv_cobs_bad); ++i) {
         uint8_t *src = dup_bytes(pv_cobs_bad[i].enc, pv_cobs_bad[i].enc_len);
-        ctx = "cobs bad vector";
+        test_ctx = "cobs bad vector";
         CHECK_EQ(el_cobs_decode(src, pv_cobs_bad[i].enc_len, out, sizeof out, &n), EL_PROTO_E_COBS);
         free(src);
     }
-    ctx = "cobs args";
+    test_ctx = "cobs args";
     CHECK_EQ(el_cobs_encode(NULL, 1, out, sizeof out, &n), EL_PROTO_ERR_NULL);
     CHECK_EQ(el_cobs_decode(out, 1, out, sizeof out, NULL), EL_PROTO_ERR_NULL);
 }
@@ -115,7 +80,7 @@ static void test_frames(void)
         uint8_t *payload = dup_bytes(v->payload, v->payload_len);
         el_proto_frame_t f;
         int ready_count = 0;
-        ctx = v->name;
+        test_ctx = v->name;
         /* build: byte-exact, within the bound, and refuses a buffer one byte short */
         CHECK_EQ(el_frame_build(v->type, v->seq, payload, v->payload_len, wire, v->wire_len, &n),
                  EL_PROTO_OK);
@@ -166,7 +131,7 @@ static void test_streams(void)
     for (i = 0; i < PV_COUNT(pv_streams); ++i) {
         const pv_stream_t *v = &pv_streams[i];
         k = 0;
-        ctx = v->name;
+        test_ctx = v->name;
         el_rx_init(&rx);
         for (j = 0; j < v->len; ++j) {
             bool ready;
@@ -203,7 +168,7 @@ static void test_payload_errors(void)
     for (i = 0; i < PV_COUNT(pv_payload_errors); ++i) {
         const pv_payload_error_t *v = &pv_payload_errors[i];
         uint8_t *p = dup_bytes(v->payload, v->len);
-        ctx = v->name;
+        test_ctx = v->name;
         CHECK_EQ(pa_decode(v->type, p, v->len, &pa), v->status);
         CHECK_EQ(el_msg_validate(v->type, p, v->len), v->status);
         free(p);
@@ -219,7 +184,7 @@ static void test_receiver_edges(void)
     uint8_t wire[EL_PROTO_MAX_WIRE];
     uint8_t payload[EL_PROTO_MAX_PAYLOAD];
     size_t n;
-    ctx = "receiver edges";
+    test_ctx = "receiver edges";
     CHECK_EQ(el_rx_init(NULL), EL_PROTO_ERR_NULL);
     CHECK_EQ(el_rx_init(&rx), EL_PROTO_OK);
     CHECK_EQ(el_rx_push(NULL, 1, &ready), EL_PROTO_ERR_NULL);
@@ -272,7 +237,7 @@ static void test_packers(void)
     el_msg_run_t run = {10};
     el_msg_error_t err;
     int s;
-    ctx = "packers";
+    test_ctx = "packers";
     CHECK_EQ(el_msg_events_pack_list(ev, 3, buf, sizeof buf, &n), EL_PROTO_ERR_RANGE);
     CHECK_EQ(el_msg_events_pack_list(ev + 1, 2, buf, sizeof buf, &n), EL_PROTO_OK);
     CHECK_EQ(n, EL_MSG_EVENTS_HEAD_BYTES + 2 * EL_MSG_EVENT_BYTES);
@@ -294,7 +259,7 @@ static void test_packers(void)
     CHECK(strcmp(el_proto_status_name(EL_PROTO_E_CRC), "EL_PROTO_E_CRC") == 0);
     CHECK(strcmp(el_proto_status_name(1000), "EL_PROTO_UNKNOWN") == 0);
     /* the protocol block by the same names from el_status_name(); other blocks are not its own */
-    ctx = "status names";
+    test_ctx = "status names";
     for (s = EL_PROTO_E_COBS; s <= EL_PROTO_E_NO_SAVE; ++s) {
         CHECK(strncmp(el_proto_status_name(s), "EL_PROTO_E_", 11) == 0);
         CHECK(strcmp(el_status_name(s), el_proto_status_name(s)) == 0);
@@ -316,7 +281,7 @@ static void test_feed_and_dedup(void)
     el_proto_dedup_t d;
     bool ready;
     el_proto_status_t st;
-    ctx = "feed and dedup";
+    test_ctx = "feed and dedup";
     CHECK_EQ(el_frame_build(EL_MSG_RUN, 7, payload, 4, wire, sizeof wire, &n1), EL_PROTO_OK);
     wire[n1] = 0x01; /* garbage between frames: decodes to nothing */
     wire[n1 + 1] = 0x00;
@@ -370,7 +335,7 @@ int main(void)
     test_packers();
     test_feed_and_dedup();
     printf("test_proto: %d checks, %d failures (%u frame, %u stream, %u payload-error vectors)\n",
-           checks, failures, (unsigned)PV_COUNT(pv_frames), (unsigned)PV_COUNT(pv_streams),
-           (unsigned)PV_COUNT(pv_payload_errors));
-    return failures == 0 ? 0 : 1;
+           test_checks, test_failures, (unsigned)PV_COUNT(pv_frames),
+           (unsigned)PV_COUNT(pv_streams), (unsigned)PV_COUNT(pv_payload_errors));
+    return test_failures == 0 ? 0 : 1;
 }

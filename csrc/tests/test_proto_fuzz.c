@@ -27,6 +27,7 @@
 #include "el_proto.h"
 #include "proto_any.h"
 #include "proto_vectors.h"
+#include "test_util.h"
 
 #define BUF_CAP 8192
 
@@ -50,17 +51,12 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return xorshift64s(&rng_state);
 }
 
 static size_t below(size_t n) /* uniform enough in [0, n) for n >= 1 */
 {
-    return (size_t)((rnd() >> 11) % n);
+    return (size_t)xorshift64s_below(&rng_state, n);
 }
 
 static uint8_t rbyte(void)
