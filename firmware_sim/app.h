@@ -34,6 +34,16 @@ typedef struct el_app_mem {
     uint32_t max_run_steps;  /**< largest RUN */
 } el_app_mem_t;
 
+/** An ::el_app_mem_t over a target's static arrays, sized from them: the arena @p a
+ *  (uint8_t[]), the two image buffers @p im (uint8_t[2][N]), the event queue @p q (el_event_t[])
+ *  and the largest RUN @p steps. */
+#define EL_APP_MEM(a, im, q, steps)                                                    \
+    {                                                                                  \
+        .arena = (a), .arena_bytes = sizeof(a), .image = {(im)[0], (im)[1]},           \
+        .image_bytes = sizeof((im)[0]), .queue = (q),                                  \
+        .queue_cap = (uint32_t)(sizeof(q) / sizeof((q)[0])), .max_run_steps = (steps) \
+    }
+
 /** Counters, for tests and diagnostics. */
 typedef struct el_app_stats {
     uint32_t requests;       /**< requests executed */

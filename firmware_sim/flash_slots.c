@@ -22,7 +22,7 @@ el_slot_info_t el_slots_probe(const el_hal_t *hal, int slot, uint8_t *buf, uint3
     el_slot_info_t info = {0, 0, 0, 0};
     uint8_t h[EL_SLOT_HEADER_BYTES];
     uint32_t base = (uint32_t)slot * slot_bytes(hal);
-    if (el_slots_capacity(hal) == 0 || hal->flash_read(hal->ctx, base, h, sizeof h) != 0) {
+    if (el_slots_capacity(hal) == 0 || hal->flash_read(hal->flash_ctx, base, h, sizeof h) != 0) {
         return info;
     }
     if (h[0] != k_magic[0] || h[1] != k_magic[1] || h[2] != k_magic[2] || h[3] != k_magic[3] ||
@@ -33,7 +33,7 @@ el_slot_info_t el_slots_probe(const el_hal_t *hal, int slot, uint8_t *buf, uint3
     info.length = el_get_u32(h + 8);
     info.crc = el_get_u32(h + 12);
     if (info.length == 0 || info.length > el_slots_capacity(hal) || info.length > cap ||
-        hal->flash_read(hal->ctx, base + EL_SLOT_HEADER_BYTES, buf, info.length) != 0 ||
+        hal->flash_read(hal->flash_ctx, base + EL_SLOT_HEADER_BYTES, buf, info.length) != 0 ||
         el_crc32(0, buf, info.length) != info.crc) {
         return info;
     }
@@ -76,10 +76,10 @@ int el_slots_save(const el_hal_t *hal, const uint8_t *data, uint32_t n, uint8_t 
     gen = newest >= 0 ? cur.generation + 1u : 1u;
     base = (uint32_t)target * slot_bytes(hal);
     /* erase the header first: from now on the target slot is invalid */
-    if (hal->flash_erase(hal->ctx, base, EL_SLOT_HEADER_BYTES) != 0 ||
-        hal->flash_erase(hal->ctx, base + EL_SLOT_HEADER_BYTES, n) != 0 ||
-        hal->flash_program(hal->ctx, base + EL_SLOT_HEADER_BYTES, data, n) != 0 ||
-        hal->flash_read(hal->ctx, base + EL_SLOT_HEADER_BYTES, verify, n) != 0) {
+    if (hal->flash_erase(hal->flash_ctx, base, EL_SLOT_HEADER_BYTES) != 0 ||
+        hal->flash_erase(hal->flash_ctx, base + EL_SLOT_HEADER_BYTES, n) != 0 ||
+        hal->flash_program(hal->flash_ctx, base + EL_SLOT_HEADER_BYTES, data, n) != 0 ||
+        hal->flash_read(hal->flash_ctx, base + EL_SLOT_HEADER_BYTES, verify, n) != 0) {
         return -1;
     }
     crc = el_crc32(0, data, n);
@@ -97,7 +97,7 @@ int el_slots_save(const el_hal_t *hal, const uint8_t *data, uint32_t n, uint8_t 
     el_put_u32(h + 12, crc);
     el_put_u32(h + 16, el_crc32(0, h, 16));
     /* the commit: the last byte written is the header CRC's last (the rest stays erased) */
-    if (hal->flash_program(hal->ctx, base, h, EL_SLOT_COMMIT_BYTES) != 0) {
+    if (hal->flash_program(hal->flash_ctx, base, h, EL_SLOT_COMMIT_BYTES) != 0) {
         return -1;
     }
     {
@@ -113,6 +113,6 @@ int el_slots_save(const el_hal_t *hal, const uint8_t *data, uint32_t n, uint8_t 
 
 int el_slots_read(const el_hal_t *hal, int slot, uint8_t *buf, uint32_t n)
 {
-    return hal->flash_read(hal->ctx, (uint32_t)slot * slot_bytes(hal) + EL_SLOT_HEADER_BYTES, buf,
-                           n);
+    return hal->flash_read(hal->flash_ctx,
+                           (uint32_t)slot * slot_bytes(hal) + EL_SLOT_HEADER_BYTES, buf, n);
 }

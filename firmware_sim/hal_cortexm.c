@@ -1,8 +1,9 @@
 /* Cortex-M4 build of the firmware for QEMU's mps2-an386 board: the application over the CMSDK
  * APB UART0 (0x40004000; facts in /work/shared/EMBEDDED.md), a 1 ms SysTick clock, and flash
- * emulated by a memory region (.nvm, see cortexm.ld) with two slots. The core sleeps (WFI)
- * while no byte is waiting; the UART's RX interrupt or the tick wakes it. */
+ * emulated by a memory region (.nvm, see cortexm.ld; ram_flash.c) with two slots. The core
+ * sleeps (WFI) while no byte is waiting; the UART's RX interrupt or the tick wakes it. */
 #include "app.h"
+#include "ram_flash.h"
 
 #define UART0_BASE 0x40004000u
 #define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
@@ -34,6 +35,7 @@ static uint8_t g_image[2][IMAGE_BYTES] __attribute__((aligned(8)));
 static el_event_t g_queue[QUEUE_EVENTS];
 static el_app_t g_app;
 static uint8_t g_flash[FLASH_BYTES] __attribute__((section(".nvm"), aligned(4)));
+static el_ram_flash_t g_nvm = {g_flash, sizeof g_flash};
 static volatile uint32_t g_ms;
 
 void SysTick_Handler(void);
@@ -82,49 +84,10 @@ static uint32_t hal_now_ms(void *ctx)
     return g_ms;
 }
 
-static int flash_read(void *ctx, uint32_t addr, uint8_t *buf, uint32_t n)
-{
-    uint32_t i;
-    (void)ctx;
-    if ((uint64_t)addr + n > FLASH_BYTES) {
-        return -1;
-    }
-    for (i = 0; i < n; ++i) {
-        buf[i] = g_flash[addr + i];
-    }
-    return 0;
-}
-
-static int flash_erase(void *ctx, uint32_t addr, uint32_t n)
-{
-    uint32_t i;
-    (void)ctx;
-    if ((uint64_t)addr + n > FLASH_BYTES) {
-        return -1;
-    }
-    for (i = 0; i < n; ++i) {
-        g_flash[addr + i] = 0xFF;
-    }
-    return 0;
-}
-
-static int flash_program(void *ctx, uint32_t addr, const uint8_t *buf, uint32_t n)
-{
-    uint32_t i;
-    (void)ctx;
-    if ((uint64_t)addr + n > FLASH_BYTES) {
-        return -1;
-    }
-    for (i = 0; i < n; ++i) {
-        g_flash[addr + i] = buf[i];
-    }
-    return 0;
-}
-
 int main(void)
 {
+    const el_app_mem_t mem = EL_APP_MEM(g_arena, g_image, g_queue, MAX_RUN_STEPS);
     el_hal_t hal;
-    el_app_mem_t mem;
     UART_BAUDDIV = 16u;
     UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN;
     NVIC_ISER0 = 1u; /* UART0 RX: IRQ 0 */
@@ -135,18 +98,7 @@ int main(void)
     hal.read = hal_read;
     hal.write = hal_write;
     hal.now_ms = hal_now_ms;
-    hal.flash_bytes = FLASH_BYTES;
-    hal.flash_read = flash_read;
-    hal.flash_erase = flash_erase;
-    hal.flash_program = flash_program;
-    mem.arena = g_arena;
-    mem.arena_bytes = sizeof g_arena;
-    mem.image[0] = g_image[0];
-    mem.image[1] = g_image[1];
-    mem.image_bytes = IMAGE_BYTES;
-    mem.queue = g_queue;
-    mem.queue_cap = QUEUE_EVENTS;
-    mem.max_run_steps = MAX_RUN_STEPS;
+    el_ram_flash_attach(&hal, &g_nvm);
     el_app_init(&g_app, &hal, &mem);
     for (;;) {
         el_app_poll(&g_app);

@@ -190,8 +190,8 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     static posix_ctx_t ctx;
+    const el_app_mem_t mem = EL_APP_MEM(g_arena, g_image, g_queue, MAX_RUN_STEPS);
     el_hal_t hal;
-    el_app_mem_t mem;
     const char *tcp = NULL, *flash = NULL, *cut;
     int pty = 0, i;
     char url[256];
@@ -279,18 +279,11 @@ int main(int argc, char **argv)
     hal.read = hal_read;
     hal.write = hal_write;
     hal.now_ms = hal_now_ms;
+    hal.flash_ctx = &ctx;
     hal.flash_bytes = ctx.flash_fd >= 0 ? FLASH_BYTES : 0u;
     hal.flash_read = flash_read;
     hal.flash_erase = flash_erase;
     hal.flash_program = flash_program;
-    mem.arena = g_arena;
-    mem.arena_bytes = sizeof g_arena;
-    mem.image[0] = g_image[0];
-    mem.image[1] = g_image[1];
-    mem.image_bytes = IMAGE_BYTES;
-    mem.queue = g_queue;
-    mem.queue_cap = QUEUE_EVENTS;
-    mem.max_run_steps = MAX_RUN_STEPS;
     el_app_init(&g_app, &hal, &mem);
     printf("READY %s\n", url);
     fflush(stdout);

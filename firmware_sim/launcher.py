@@ -73,7 +73,8 @@ def _sources() -> list[Path]:
     if tests.is_dir():
         files += sorted(tests.glob("*.c"))
     return files + sorted(p for p in csrc_dir().iterdir() if p.suffix in (".c", ".h")) + sorted(
-        (csrc_dir() / "tests").glob("artifact_vectors.h"))
+        p for name in ("artifact_vectors.h", "test_util.h")  # what firmware tests include
+        for p in (csrc_dir() / "tests").glob(name))
 
 
 def build(target: str = "host", *, fuzz: bool = False, tool: str | None = None) -> Path:

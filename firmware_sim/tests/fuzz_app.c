@@ -21,6 +21,8 @@
 
 #include "app.h"
 #include "artifact_vectors.h" /* csrc/tests: images written by edgelearn.artifact */
+#include "ram_flash.h"
+#include "test_util.h"        /* csrc/tests: the generator */
 
 #define IMG (64u * 1024u)
 #define FLASH (2u * (IMG + 64u))
@@ -29,6 +31,7 @@ static uint8_t g_arena[1u << 20] __attribute__((aligned(64)));
 static uint8_t g_image[2][IMG] __attribute__((aligned(8)));
 static el_event_t g_queue[256];
 static uint8_t g_flash[FLASH];
+static el_ram_flash_t g_ram_flash = {g_flash, sizeof g_flash};
 static el_app_t g_app;
 static el_rx_t g_host_rx; /* decodes what the device sends */
 static unsigned long g_out_frames, g_out_errors;
@@ -40,16 +43,11 @@ static size_t g_out_len;
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
+    return xorshift64s(&rng_state);
 }
 static uint32_t below(uint32_t n)
 {
-    return (uint32_t)((rnd() >> 11) % n);
+    return (uint32_t)xorshift64s_below(&rng_state, n);
 }
 
 #define REQUIRE(c)                                                                        \
@@ -96,36 +94,6 @@ static void h_write(void *ctx, const uint8_t *buf, size_t n)
 static uint32_t h_now(void *ctx)
 {
     (void)ctx;
-    return 0;
-}
-
-static int h_fread(void *ctx, uint32_t a, uint8_t *b, uint32_t n)
-{
-    (void)ctx;
-    if ((uint64_t)a + n > FLASH) {
-        return -1;
-    }
-    memcpy(b, g_flash + a, n);
-    return 0;
-}
-
-static int h_ferase(void *ctx, uint32_t a, uint32_t n)
-{
-    (void)ctx;
-    if ((uint64_t)a + n > FLASH) {
-        return -1;
-    }
-    memset(g_flash + a, 0xFF, n);
-    return 0;
-}
-
-static int h_fprog(void *ctx, uint32_t a, const uint8_t *b, uint32_t n)
-{
-    (void)ctx;
-    if ((uint64_t)a + n > FLASH) {
-        return -1;
-    }
-    memcpy(g_flash + a, b, n);
     return 0;
 }
 
@@ -323,7 +291,7 @@ static size_t good_payload(uint8_t type, uint8_t *p)
 int main(void)
 {
     el_hal_t hal;
-    el_app_mem_t mem;
+    const el_app_mem_t mem = EL_APP_MEM(g_arena, g_image, g_queue, 64);
     unsigned long iters = 1000000, it, kinds[5] = {0, 0, 0, 0, 0};
     const char *e = getenv("EL_FUZZ_ITERS");
     clock_t t0 = clock();
@@ -338,18 +306,7 @@ int main(void)
     hal.read = h_read;
     hal.write = h_write;
     hal.now_ms = h_now;
-    hal.flash_bytes = FLASH;
-    hal.flash_read = h_fread;
-    hal.flash_erase = h_ferase;
-    hal.flash_program = h_fprog;
-    mem.arena = g_arena;
-    mem.arena_bytes = sizeof g_arena;
-    mem.image[0] = g_image[0];
-    mem.image[1] = g_image[1];
-    mem.image_bytes = IMG;
-    mem.queue = g_queue;
-    mem.queue_cap = 256;
-    mem.max_run_steps = 64;
+    el_ram_flash_attach(&hal, &g_ram_flash);
     memset(g_flash, 0xFF, sizeof g_flash);
     el_rx_init(&g_host_rx);
     el_app_init(&g_app, &hal, &mem);

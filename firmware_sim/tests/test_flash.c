@@ -11,29 +11,20 @@
 #include "app.h"
 #include "artifact_vectors.h" /* csrc/tests: images written by edgelearn.artifact */
 #include "flash_slots.h"
+#include "ram_flash.h"
+#include "test_util.h"        /* csrc/tests: checks, the generator */
 
 #define IMG (16u * 1024u)
 #define FLASH (2u * (IMG + 64u))
 
 static uint8_t g_flash[FLASH];
+static el_ram_flash_t g_ram_flash = {g_flash, sizeof g_flash};
 static long g_budget; /* bytes the "power" lasts for; -1: forever */
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static int failures;
-
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
 
 static uint8_t rnd8(void)
 {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint8_t)(g_rng >> 24);
+    return (uint8_t)(xorshift64(&g_rng) >> 24);
 }
 
 static int put(uint32_t a, const uint8_t *b, uint8_t fill, uint32_t n)
@@ -77,15 +68,6 @@ static uint32_t h_now(void *c)
     (void)c;
     return 0;
 }
-static int h_fread(void *c, uint32_t a, uint8_t *b, uint32_t n)
-{
-    (void)c;
-    if ((uint64_t)a + n > FLASH) {
-        return -1;
-    }
-    memcpy(b, g_flash + a, n);
-    return 0;
-}
 static int h_ferase(void *c, uint32_t a, uint32_t n)
 {
     (void)c;
@@ -97,7 +79,7 @@ static int h_fprog(void *c, uint32_t a, const uint8_t *b, uint32_t n)
     return put(a, b, 0, n);
 }
 
-static el_hal_t g_hal = {NULL, h_read, h_write, h_now, FLASH, h_fread, h_ferase, h_fprog};
+static el_hal_t g_hal;
 static uint8_t g_buf[IMG];
 static uint8_t g_arena[1u << 20] __attribute__((aligned(64)));
 static uint8_t g_image[2][IMG] __attribute__((aligned(8)));
@@ -108,20 +90,12 @@ static el_app_t g_app;
 static void check_boot(const unsigned char *want, uint32_t len, uint32_t gen)
 {
     el_slot_info_t info;
-    el_app_mem_t mem;
+    const el_app_mem_t mem = EL_APP_MEM(g_arena, g_image, g_queue, 16);
     int slot = el_slots_newest(&g_hal, g_buf, sizeof g_buf, &info);
     CHECK(slot >= 0 && info.length == len && info.generation == gen);
     if (slot >= 0 && info.length == len) {
         CHECK(el_slots_read(&g_hal, slot, g_buf, len) == 0 && memcmp(g_buf, want, len) == 0);
     }
-    mem.arena = g_arena;
-    mem.arena_bytes = sizeof g_arena;
-    mem.image[0] = g_image[0];
-    mem.image[1] = g_image[1];
-    mem.image_bytes = IMG;
-    mem.queue = g_queue;
-    mem.queue_cap = 64;
-    mem.max_run_steps = 16;
     el_app_init(&g_app, &g_hal, &mem);
     CHECK(g_app.core != NULL && g_app.img_len == len && memcmp(g_app.img, want, len) == 0);
     CHECK(g_app.generation == gen);
@@ -138,6 +112,12 @@ int main(void)
     unsigned long cuts = 0;
     uint32_t gen = 0;
     int good = 0, round;
+    g_hal.read = h_read;
+    g_hal.write = h_write;
+    g_hal.now_ms = h_now;
+    el_ram_flash_attach(&g_hal, &g_ram_flash);
+    g_hal.flash_erase = h_ferase; /* writes that the power cut can stop */
+    g_hal.flash_program = h_fprog;
     memset(g_flash, 0xFF, sizeof g_flash);
     g_budget = -1;
     {
@@ -171,8 +151,8 @@ int main(void)
             check_boot(blob[good], len[good], gen);
         }
     }
-    if (failures) {
-        fprintf(stderr, "test_flash: %d failures\n", failures);
+    if (test_failures) {
+        fprintf(stderr, "test_flash: %d failures\n", test_failures);
         return 1;
     }
     printf("test_flash: power cut at each of %lu byte positions of 3 SAVEs (both slots): the "
