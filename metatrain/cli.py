@@ -18,6 +18,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also copy the final artifact to this path (e.g. "
                         "edgelearn/data/oneshot_default.elm)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("several processes (jax.distributed; override the config's [dist])")
+    g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
+                   help="address of process 0's coordinator service (the same for every "
+                        "process)")
+    g.add_argument("--num-processes", type=int, default=None, metavar="N",
+                   help="how many processes take part")
+    g.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="this process's index, 0 .. N-1 (0 writes the run folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,12 +42,26 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config}: {e}") from None
     if args.devices is not None and args.devices < 1:
         raise UsageError("--devices must be >= 1")
+    dist = (args.coordinator, args.num_processes, args.process_id)
+    if any(v is not None for v in dist):
+        if any(v is None for v in dist):
+            raise UsageError("--coordinator, --num-processes and --process-id go together")
+        if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
+            raise UsageError(f"--process-id {args.process_id} must be in 0 .. "
+                             f"--num-processes - 1 = {args.num_processes - 1}")
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, dist=dataclasses.replace(
+            cfg.dist, distributed=True, coordinator=args.coordinator,
+            num_processes=args.num_processes, process_id=args.process_id))
     try:
         train.run(cfg, text, Path(args.out), resume=args.resume, quiet=args.quiet,
                   devices=args.devices, evaluate=not args.no_eval)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if args.artifact:
+    import jax
+
+    if args.artifact and jax.process_index() == 0:
         import shutil
 
         shutil.copyfile(Path(args.out) / "model.elm", args.artifact)

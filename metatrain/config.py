@@ -167,10 +167,23 @@ def check(cfg: Config) -> None:
     spans = sorted([d.train_classes, d.val_classes, d.test_classes])
     if any(spans[i][1] > spans[i + 1][0] for i in range(2)):
         raise ValueError("data.train_classes, val_classes and test_classes must be disjoint")
-    if d.train_classes[1] - d.train_classes[0] < e.ways:
-        raise ValueError("data.train_classes holds fewer classes than episode.ways")
+    p = cfg.pretrain
+    for name, need, why in (("train_classes", e.ways, "episode.ways"),
+                            ("train_classes", p.ways if p.steps > 0 else 0, "pretrain.ways"),
+                            ("val_classes", e.ways, "episode.ways"),
+                            ("test_classes", e.ways, "episode.ways")):
+        a, b = getattr(d, name)
+        if b - a < need:
+            raise ValueError(f"data.{name} = [{a}, {b}) holds {b - a} classes, fewer than "
+                             f"{why} = {need}")
     if d.samples < e.shots + e.queries:
         raise ValueError("data.samples must be >= episode.shots + episode.queries")
+    if p.steps > 0 and d.samples < p.samples:
+        raise ValueError(f"data.samples = {d.samples} must be >= pretrain.samples = "
+                         f"{p.samples}")
+    if d.eval_samples < e.shots + e.queries:
+        raise ValueError(f"data.eval_samples = {d.eval_samples} must be >= episode.shots + "
+                         f"episode.queries = {e.shots + e.queries} (validation episodes)")
 
 
 def load(path: str | Path) -> tuple[Config, str]:

@@ -16,7 +16,9 @@ Every random choice derives from ``config.seed`` (parameter init, episode order)
 Scale: episodes of an outer step are sharded over a 1-D device mesh (axis ``"ep"``) with
 ``NamedSharding``; the parameters are replicated and XLA inserts the gradient all-reduce.
 ``dist.distributed = true`` calls ``jax.distributed.initialize`` first (one process per host;
-each process feeds its own slice of the episode batch).
+each process feeds its own slice of the episode batch). The first process alone writes the run
+folder and makes the report; the others get its checkpoints by broadcast, so ``--resume`` needs
+the folder only where the first process runs.
 """
 
 from __future__ import annotations
@@ -224,8 +226,14 @@ def make_eval_fn(cfg: Config):
 class Run:
     """A run folder: metrics, checkpoints, progress."""
 
-    def __init__(self, out: Path, cfg: Config, cfg_text: str, *, resume: bool, quiet: bool):
-        self.out, self.cfg, self.quiet = out, cfg, quiet
+    def __init__(self, out: Path, cfg: Config, cfg_text: str, *, resume: bool, quiet: bool,
+                 writer: bool = True):
+        """``writer = False`` (every process but the first of a multi-process run): the folder
+        is neither read nor written here; checkpoints come from the writer (``sync_ckpt``)."""
+        self.out, self.cfg, self.quiet, self.writer = out, cfg, quiet or not writer, writer
+        self.metrics = None
+        if not writer:
+            return
         out.mkdir(parents=True, exist_ok=True)
         (out / "checkpoints").mkdir(exist_ok=True)
         if (out / "config.toml").exists() and resume:
@@ -239,11 +247,15 @@ class Run:
         self.metrics = open(out / "metrics.jsonl", "a")
 
     def log(self, **rec: Any) -> None:
+        if self.metrics is None:
+            return
         rec = {k: (float(v) if hasattr(v, "dtype") else v) for k, v in rec.items()}
         self.metrics.write(json.dumps(rec) + "\n")
         self.metrics.flush()
 
     def save_ckpt(self, name: str, obj: Any) -> None:
+        if not self.writer:
+            return
         path = self.out / "checkpoints" / name
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
@@ -252,10 +264,22 @@ class Run:
 
     def load_ckpt(self, name: str) -> Any | None:
         path = self.out / "checkpoints" / name
-        if not path.exists():
+        if not self.writer or not path.exists():
             return None
         with open(path, "rb") as f:
             return pickle.load(f)
+
+    def sync_ckpt(self, name: str, template: Any) -> Any | None:
+        """Checkpoint ``name`` as the writer reads it, on every process (``template``: the
+        pytree structure it has; None where the writer has no such checkpoint)."""
+        ck = self.load_ckpt(name)
+        if jax.process_count() == 1:
+            return ck
+        from jax.experimental import multihost_utils as mh
+
+        if not int(mh.broadcast_one_to_all(np.int32(ck is not None))):
+            return None
+        return mh.broadcast_one_to_all(ck if ck is not None else template)
 
     def progress(self):
         from rich.progress import (
@@ -293,7 +317,7 @@ def build_pools(cfg: Config, progress=None) -> dict[str, data.RasterPool]:
 
 def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress):
     p = cfg.pretrain
-    ck = run.load_ckpt("pretrain.pkl")
+    ck = run.sync_ckpt("pretrain.pkl", {"theta": theta})
     if ck is not None:
         return jax.tree.map(jnp.asarray, ck["theta"])
     if p.steps <= 0:
@@ -337,7 +361,8 @@ def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
     tx = meta_optimizer(cfg, theta)
     opt_state = tx.init(theta)
     start = 0
-    ck = run.load_ckpt("last.pkl")
+    ck = run.sync_ckpt("last.pkl", {"theta": theta, "opt_state": opt_state,
+                                    "step": np.int32(0)})
     if ck is not None:
         theta = jax.tree.map(jnp.asarray, ck["theta"])
         opt_state = jax.tree.map(jnp.asarray, ck["opt_state"])
@@ -397,12 +422,15 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
                       num_processes=cfg.dist.num_processes, process_id=cfg.dist.process_id)
         jax.distributed.initialize(**kw)
     t_start = time.time()
-    r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet)
+    # several processes: the first one writes the run folder, the others only compute
+    writer = jax.process_index() == 0
+    r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet, writer=writer)
     mesh = make_mesh(devices)
     info = {"seed": cfg.seed, "generator_seed": cfg.data.generator_seed,
             "devices": [str(d) for d in mesh.devices.flat], "processes": jax.process_count(),
             "jax": jax.__version__, "source_version": source_version()}
-    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    if writer:
+        (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     theta = model.init_theta(cfg.model, jax.random.PRNGKey(cfg.seed))
     with r.progress() as progress:
         t = time.time()
@@ -420,6 +448,8 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
               "peak_rss_mb": round(peak_rss_mb(), 1)}
     r.log(phase="timing", **timing)
     summary: dict[str, Any] = {"timing": timing}
+    if not writer:
+        return summary
     art = export(cfg, theta, {"timing": timing})
     save(out / "model.elm", art)
     if evaluate:

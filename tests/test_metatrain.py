@@ -156,8 +156,8 @@ def test_pretrain_step_lowers_the_prototype_loss(metric):
     from metatrain import train
 
     cfg = config.from_dict({
-        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 12],
-                 "test_classes": [12, 14], "samples": 4},
+        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 13],
+                 "test_classes": [13, 16], "samples": 4},
         "episode": {"ways": 3, "shots": 1, "queries": 2},
         "model": {"hidden": 12, "ways": 3, "steps": 12, "hid_vth": 150, "out_vth": 60},
         "pretrain": {"ways": 3, "samples": 4, "metric": metric, "lr_w": 2.0}})
@@ -187,6 +187,18 @@ def test_config_errors_name_the_key(tmp_path):
         config.from_dict({"pretrain": {"metric": "cosine"}})
     with pytest.raises(ValueError, match="disjoint"):
         config.from_dict({"data": {"train_classes": [0, 50], "val_classes": [40, 60]}})
+    # every split holds enough classes and samples for its episodes, checked before any work
+    with pytest.raises(ValueError, match=r"val_classes = \[10, 12\) holds 2 classes, fewer "
+                                         r"than episode.ways = 3"):
+        config.from_dict({"data": {"train_classes": [0, 10], "val_classes": [10, 12]},
+                          "episode": {"ways": 3}, "model": {"ways": 3},
+                          "pretrain": {"ways": 3}})
+    with pytest.raises(ValueError, match="fewer than pretrain.ways = 16"):
+        config.from_dict({"data": {"train_classes": [0, 10]}})
+    with pytest.raises(ValueError, match="pretrain.samples"):
+        config.from_dict({"data": {"samples": 6}, "pretrain": {"samples": 8}})
+    with pytest.raises(ValueError, match="eval_samples = 3"):
+        config.from_dict({"data": {"eval_samples": 3}})
     cfg, _ = config.load(SMOKE)
     assert cfg.episode.ways == cfg.model.ways
 

@@ -20,10 +20,11 @@ SCRIPT = textwrap.dedent("""
     from metatrain import config, model, train
     assert len(jax.devices()) == 2, jax.devices()
     cfg = config.from_dict({
-        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 12],
-                 "test_classes": [12, 14], "samples": 4},
+        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 13],
+                 "test_classes": [13, 16], "samples": 4},
         "episode": {"ways": 3, "shots": 1, "queries": 2},
         "model": {"hidden": 12, "ways": 3, "steps": 12, "hid_vth": 150, "out_vth": 60},
+        "pretrain": {"ways": 3},
         "meta": {"batch": 4, "steps": 3}})
     rng = np.random.default_rng(0)
     B, n = 4, 3
