@@ -305,11 +305,19 @@ def from_bytes(data: bytes, *, path: str | None = None) -> Artifact:
     if len(data) < HEADER.size:
         raise ArtifactError(f"truncated: {len(data)} bytes, a header needs {HEADER.size}",
                             offset=len(data), path=path)
-    magic, version, _, mlen, plen, crc, hcrc, _ = HEADER.unpack_from(data)
+    magic, version, flags, mlen, plen, crc, hcrc, reserved = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise ArtifactError(f"not an edgelearn artifact (magic {magic!r})", offset=0, path=path)
     if zlib.crc32(data[:24]) != hcrc:
         raise ArtifactError("header checksum mismatch (corrupt header)", offset=24, path=path)
+    # The C loader refuses these with EL_ART_E_HEADER_CRC; refuse them here too, so a file is
+    # loadable in process exactly when it is loadable on the device.
+    if flags != 0:
+        raise ArtifactError(f"header flags are {flags:#06x}, format version {FORMAT_VERSION} "
+                            "defines none (must be 0)", offset=10, path=path)
+    if reserved != 0:
+        raise ArtifactError(f"reserved header bytes 28..31 are {reserved:#010x}, must be 0",
+                            offset=28, path=path)
     if version != FORMAT_VERSION:
         raise ArtifactError(f"format version {version} is not supported (this edgelearn "
                             f"{__version__} reads version {FORMAT_VERSION})", offset=8, path=path)

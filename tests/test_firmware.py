@@ -5,8 +5,10 @@ through cffi."""
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import time
+import zlib
 
 import fw_common as F
 import numpy as np
@@ -171,3 +173,13 @@ def test_c_artifact_reader_agrees_with_python_and_refuses_damage():
     assert names == {"EL_ART_E_TRUNCATED"}
     assert parse(b"X" + data[1:])[0] == lib.EL_ART_E_MAGIC
     assert parse(data + b"\0")[0] == lib.EL_ART_E_TRAILING
+    # Header fields that version 1 leaves zero (flags at 10, reserved at 28, the first inside
+    # the header checksum, which is fixed up): C and Python both refuse, so a file loads in
+    # process exactly when it loads on the device.
+    for at in (10, 28):
+        bad = bytearray(data)
+        bad[at] = 1
+        bad[24:28] = struct.pack("<I", zlib.crc32(bytes(bad[:24])))
+        assert parse(bytes(bad))[0] == lib.EL_ART_E_HEADER_CRC
+        with pytest.raises(artifact.ArtifactError, match=f"at byte {at}: .*must be 0"):
+            artifact.from_bytes(bytes(bad))
