@@ -170,6 +170,17 @@ def test_episode_sampler_validation():
         E.EpisodeSampler(ds, n_way=1, k_shot=1, splits={"train": [0, 1], "val": [1]})
 
 
+
+@pytest.mark.parametrize("make", [E.glyph_batch, E.gesture_batch])
+def test_generator_batches_refuse_mismatched_keys(make):
+    assert make([], []) == []
+    with pytest.raises(ValueError, match="same length, got 0 and 1"):
+        make([], [1])
+    with pytest.raises(ValueError, match="same length, got 2 and 1"):
+        make([1, 2], [0])
+    with pytest.raises(ValueError, match=">= 0"):
+        make([-1], [0])
+
 @needs_data
 def test_nmnist_folder_dataset_and_episodes():
     ds = E.NMNISTFolder(DATA / "slayer-nmnist")

@@ -112,11 +112,15 @@ def _sensor_seed(seed: int, tag: int) -> np.random.SeedSequence:
 
 
 def _keys(class_ids, indices) -> list[tuple[int, int]]:
-    """The ``(class_id, index)`` of every sample of a batch, as Python ints (none without class
-    ids)."""
+    """The ``(class_id, index)`` of every sample of a batch, as Python ints."""
     class_ids = [int(c) for c in class_ids]
     indices = [int(i) for i in indices]
-    return list(zip(class_ids, indices, strict=True)) if class_ids else []
+    if len(class_ids) != len(indices):
+        raise ValueError(f"class_ids and indices must have the same length, got "
+                         f"{len(class_ids)} and {len(indices)}")
+    if any(c < 0 for c in class_ids) or any(i < 0 for i in indices):
+        raise ValueError("class ids and sample indices must be >= 0")
+    return list(zip(class_ids, indices, strict=True))
 
 
 def _recordings(
