@@ -920,6 +920,18 @@ uint64_t el_core_time(const el_core_t *core)
     return el_core_ok(core) ? core->t : 0u;
 }
 
+el_status_t el_core_set_time(el_core_t *core, uint64_t t)
+{
+    if (core == NULL) {
+        return EL_ERR_NULL;
+    }
+    if (!el_core_ok(core)) {
+        return EL_ERR_STATE;
+    }
+    core->t = t;
+    return EL_OK;
+}
+
 int64_t el_core_pop_offset(const el_core_t *core, uint32_t pop)
 {
     return el_core_ok(core) && pop < core->n_pops ? (int64_t)core->pops[pop].offset : -1;

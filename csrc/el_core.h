@@ -209,6 +209,13 @@ uint32_t el_core_n_neurons(const el_core_t *core);
 uint32_t el_core_n_inputs(const el_core_t *core);
 /** @brief Steps taken since init/reset (0 for a NULL or uninitialised core). */
 uint64_t el_core_time(const el_core_t *core);
+/**
+ * @brief Set the step counter, nothing else: the next step is step @p t + 1. The plasticity
+ * processor sees its low 32 bits (spec 4: PRNG seed and learning epochs), so this resumes a
+ * core's learning where a saved one stopped, or starts a test at a counter boundary.
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE (uninitialised core).
+ */
+el_status_t el_core_set_time(el_core_t *core, uint64_t t);
 /** @brief First neuron of population @p pop in the concatenated order; -1 if out of range. */
 int64_t el_core_pop_offset(const el_core_t *core, uint32_t pop);
 /** @brief The spikes (0/1) of the last step, n_neurons bytes; NULL for a bad core. */

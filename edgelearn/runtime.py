@@ -184,8 +184,18 @@ class Core:
 
     @property
     def time(self) -> int:
-        """Steps taken since construction or :meth:`reset`."""
+        """Steps taken since construction or :meth:`reset` (or the value :attr:`time` was set
+        to, plus the steps since)."""
         return int(lib.el_core_time(self._core))
+
+    @time.setter
+    def time(self, t: int) -> None:
+        """Set the step counter only (``el_core_set_time``): the plasticity processor sees its
+        low 32 bits (spec 4), so learning resumes where a core stopped at step ``t``."""
+        t = int(t)
+        if not 0 <= t < 2**64:
+            raise ValueError(f"time must be in [0, 2^64), got {t}")
+        _check("el_core_set_time", lib.el_core_set_time(self._core, t))
 
     def reset(self) -> None:
         """Start a new sample (spec 5.5): back to ``t = 0``, ``u = v = 0``, no spikes,

@@ -287,6 +287,13 @@ def test_step_and_run_agree_and_reset():
     u_end, v_end = core.u, core.v
     core.reset()
     assert core.time == 0 and not core.u.any() and not core.v.any()
+    core.time = 2**40  # the counter only: the state and the spikes do not depend on it here
+    assert core.time == 2**40
+    np.testing.assert_array_equal(core.run(raster).s, steps)
+    assert core.time == 2**40 + 30
+    with pytest.raises(ValueError, match="time must be in"):
+        core.time = -1
+    core.reset()
     res = core.run(raster, probe=True)
     np.testing.assert_array_equal(steps, res.s)
     np.testing.assert_array_equal(res.u[-1], u_end)

@@ -119,6 +119,7 @@ el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, 
 uint32_t el_core_n_neurons(const el_core_t *core);
 uint32_t el_core_n_inputs(const el_core_t *core);
 uint64_t el_core_time(const el_core_t *core);
+el_status_t el_core_set_time(el_core_t *core, uint64_t t);
 int64_t el_core_pop_offset(const el_core_t *core, uint32_t pop);
 const uint8_t *el_core_spikes(const el_core_t *core);
 const int32_t *el_core_u(const el_core_t *core);

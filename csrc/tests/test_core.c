@@ -152,6 +152,15 @@ static void test_impulse_response(void)
         CHECK_EQ(el_core_spikes(L.core)[0], 0);
     }
     CHECK_EQ(el_core_time(L.core), 5);
+    /* the counter can be set, and only the counter: stepping goes on from there */
+    CHECK_EQ(el_core_set_time(NULL, 1), EL_ERR_NULL);
+    CHECK_EQ(el_core_set_time(L.core, 0xFFFFFFFFull), EL_OK);
+    CHECK_EQ(el_core_time(L.core), 0xFFFFFFFFull);
+    CHECK_EQ(el_core_u(L.core)[0], want_u[4]);
+    CHECK_EQ(el_core_step(L.core, NULL), EL_OK);
+    CHECK_EQ(el_core_time(L.core), 0x100000000ull);
+    CHECK_EQ(el_core_reset(L.core), EL_OK);
+    CHECK_EQ(el_core_time(L.core), 0);
     layer_free(&L);
 }
 
