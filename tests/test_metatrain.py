@@ -203,6 +203,27 @@ def test_config_errors_name_the_key(tmp_path):
     assert cfg.episode.ways == cfg.model.ways
 
 
+
+def test_line_progress_for_logs():
+    # where stderr is not a terminal (a batch job's log) progress is plain lines: one at each
+    # tenth, one at completion, with the task's info; a resumed task counts from where it was
+    import io
+
+    from metatrain.train import LineProgress
+
+    out = io.StringIO()
+    p = LineProgress(stream=out)
+    a = p.add_task("meta-training", total=20, completed=4, info="")
+    for k in range(16):
+        p.update(a, info=f"loss {k}")
+        p.advance(a)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8  # 6/20 .. 20/20 cross the tenths 3 .. 10
+    assert lines[0].startswith("meta-training 6/20 (30%) 0:00:00 elapsed, eta ")
+    assert lines[-1].startswith("meta-training 20/20 (100%)") and lines[-1].endswith("| loss 15")
+    p.advance(a)  # past the total: nothing more
+    assert len(out.getvalue().splitlines()) == 8
+
 def test_episode_sampling_is_seeded_and_disjoint():
     imap = data.input_map_for("glyphs", dt_us=10000)
     pool = data.RasterPool.build("glyphs", range(6), 3, imap, 10, seed=0)
