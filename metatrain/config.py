@@ -56,6 +56,10 @@ class MetaConfig:
     order: str = "full"               # full | first
     remat: bool = False               # jax.checkpoint each shot of the inner loop
     train_features: bool = True       # fine-tune the extractor in the outer loop
+    # shots per class of the training episodes, cycled over the outer steps (step i uses
+    # train_shots[i % len]); empty = episode.shots. A mix teaches the rule that a second shot
+    # of a class must not undo the first; validation and the report use episode.shots.
+    train_shots: tuple[int, ...] = ()
     lr_w: float = 0.1                 # Adam steps per parameter group (their own units)
     lr_neuron: float = 5.0
     lr_hyper: float = 0.5
@@ -176,8 +180,13 @@ def check(cfg: Config) -> None:
         if b - a < need:
             raise ValueError(f"data.{name} = [{a}, {b}) holds {b - a} classes, fewer than "
                              f"{why} = {need}")
-    if d.samples < e.shots + e.queries:
-        raise ValueError("data.samples must be >= episode.shots + episode.queries")
+    if any(not isinstance(k, int) or k < 1 for k in m.train_shots):
+        raise ValueError(f"meta.train_shots must be integers >= 1, got {list(m.train_shots)}")
+    most = max((e.shots, *m.train_shots))
+    if d.samples < most + e.queries:
+        raise ValueError(f"data.samples = {d.samples} must be >= shots + episode.queries = "
+                         f"{most} + {e.queries} (the most shots of episode.shots and "
+                         f"meta.train_shots)")
     if p.steps > 0 and d.samples < p.samples:
         raise ValueError(f"data.samples = {d.samples} must be >= pretrain.samples = "
                          f"{p.samples}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,27 @@ from .config import Config
 def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[str, Any]:
     e, E = cfg.episode, cfg.eval
     res: dict[str, Any] = {}
+
+    def said(what: str, t0: float, r: dict[str, Any]) -> None:
+        """One line per finished evaluation (the report takes minutes; no bar to watch)."""
+        if not quiet:
+            m = r["metatrained"]
+            print(f"report: {what}: meta-trained rule {100 * m['acc']:.1f} +- "
+                  f"{100 * m['ci95']:.1f} % ({time.monotonic() - t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+
+    t0 = time.monotonic()
     eps = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=e.shots, queries=E.queries,
                            episodes=E.episodes, seed=cfg.seed)
     res["test"] = ev.evaluate(art, eps, engine=E.engine, baselines=E.baselines,
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
+    said(f"held-out {cfg.data.kind}, {E.episodes} episodes on the {E.engine}", t0, res["test"])
     if E.nmnist:
         path = Path(E.nmnist)
         if not path.is_absolute():
             path = Path(__file__).resolve().parent.parent / path
         if path.is_dir():
+            t0 = time.monotonic()
             eps_n = ev.make_episodes(art, str(path), ways=e.ways, shots=e.shots,
                                      queries=E.nmnist_queries, episodes=E.episodes, seed=cfg.seed)
             res["nmnist"] = ev.evaluate(art, eps_n, engine=E.engine, baselines=E.baselines,
@@ -32,16 +46,19 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
             # the folder as the config names it (relative to the project root), not this
             # machine's absolute path: the report goes into the artifact's manifest
             res["nmnist"]["source"]["folder"] = E.nmnist
+            said(f"N-MNIST ({E.nmnist}), {E.episodes} episodes", t0, res["nmnist"])
         else:
             res["nmnist"] = {"skipped": f"{E.nmnist} not found"}
     curve = []
     for k in E.shots_curve:
+        t0 = time.monotonic()
         eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=E.queries,
                                  episodes=E.curve_episodes, seed=cfg.seed + 1)
         r = ev.evaluate(art, eps_k, engine="twin", baselines=E.baselines,
                         transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
         curve.append({"shots": k, **{m: r[m] for m in ("metatrained", "handset", "transfer",
                                                        "ncm") if m in r}})
+        said(f"{k} shot(s), {E.curve_episodes} episodes on the twin", t0, r)
     res["shots_curve"] = curve
     plots(out, curve)
     return res

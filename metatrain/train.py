@@ -158,7 +158,8 @@ def make_meta_step(cfg: Config, tx: optax.GradientTransformation, mesh: Mesh):
             has_aux=True)(theta)
         updates, opt_state = tx.update(g, opt_state, theta)
         theta = project(optax.apply_updates(theta, updates))
-        return theta, opt_state, {"loss": loss, "acc": acc, "grad_norm": optax.global_norm(g)}
+        return theta, opt_state, {"loss": loss, "acc": acc,
+                                  "grad_norm": optax.tree_utils.tree_norm(g)}
 
     return jax.jit(step, in_shardings=(repl, repl, shard, shard, shard, shard),
                    out_shardings=(repl, repl, repl))
@@ -425,10 +426,12 @@ def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
     local = m.batch // n_proc
     task = progress.add_task("meta-training", total=m.steps, completed=start, info="")
     t0 = time.time()
+    shots = m.train_shots or (e.shots,)
     for i in range(start, m.steps):
+        # one compiled step per shot count (the inner loop's length is static)
         S, L, Q, QL = data.episode_batch(pools["train"], cfg.seed, "train",
-                                         i * m.batch + pid * local, local, e.ways, e.shots,
-                                         e.queries)
+                                         i * m.batch + pid * local, local, e.ways,
+                                         shots[i % len(shots)], e.queries)
         theta, opt_state, met = step(theta, opt_state, *put_batch(mesh, (S, L, Q, QL)))
         if i % 5 == 0 or i == m.steps - 1:
             met = {k: float(v) for k, v in met.items()}

@@ -199,10 +199,49 @@ def test_config_errors_name_the_key(tmp_path):
         config.from_dict({"data": {"samples": 6}, "pretrain": {"samples": 8}})
     with pytest.raises(ValueError, match="eval_samples = 3"):
         config.from_dict({"data": {"eval_samples": 3}})
+    with pytest.raises(ValueError, match="train_shots must be integers >= 1"):
+        config.from_dict({"meta": {"train_shots": [1, 0]}})
+    with pytest.raises(ValueError, match=r"data.samples = 8 must be >= shots \+ episode.queries"
+                                         r" = 4 \+ 5"):
+        config.from_dict({"meta": {"train_shots": [1, 4]}, "episode": {"queries": 5},
+                          "data": {"samples": 8}})
     cfg, _ = config.load(SMOKE)
     assert cfg.episode.ways == cfg.model.ways
 
 
+
+
+def test_mixed_shot_training_cycles_the_shot_counts(tmp_path, monkeypatch):
+    # meta.train_shots: outer step i trains on episodes of train_shots[i % len] shots per
+    # class (one compiled step per count); validation keeps episode.shots
+    from metatrain import train
+
+    cfg = config.from_dict({
+        "data": {"steps": 12, "train_classes": [0, 10], "val_classes": [10, 13],
+                 "test_classes": [13, 16], "samples": 4, "eval_samples": 3},
+        "episode": {"ways": 3, "shots": 1, "queries": 2},
+        "model": {"hidden": 12, "ways": 3, "steps": 12, "hid_vth": 150, "out_vth": 60},
+        "pretrain": {"ways": 3, "steps": 0},
+        "meta": {"batch": 2, "steps": 5, "train_shots": [1, 2], "val_every": 5,
+                 "val_episodes": 2}})
+    seen = []
+    real = data.episode_batch
+
+    def spy(pool, seed, split, start, n, ways, shots, queries):
+        out = real(pool, seed, split, start, n, ways, shots, queries)
+        seen.append((split, shots, out[0].shape[1]))
+        return out
+
+    monkeypatch.setattr(data, "episode_batch", spy)
+    pools = train.build_pools(cfg)
+    run = train.Run(tmp_path, cfg, "", resume=False, quiet=True)
+    theta = model.init_theta(cfg.model, jax.random.PRNGKey(0))
+    with run.progress() as progress:
+        theta = train.metatrain(cfg, run, theta, pools, progress, train.make_mesh(1))
+    assert [s for s in seen if s[0] == "train"] == [("train", k, 3 * k) for k in (1, 2, 1, 2, 1)]
+    assert [s for s in seen if s[0] == "val"] == [("val", 1, 3)]
+    recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in recs if r["phase"] == "meta")
 
 def test_line_progress_for_logs():
     # where stderr is not a terminal (a batch job's log) progress is plain lines: one at each
@@ -244,8 +283,9 @@ def _cli(*args, cwd=ROOT):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    r = _cli("metatrain", str(SMOKE), "--out", str(out), "--quiet")
+    r = _cli("metatrain", str(SMOKE), "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
+    (out.parent / "stderr.txt").write_text(r.stderr)  # stderr is a pipe here, as in a batch log
     return out
 
 
@@ -268,6 +308,10 @@ def test_smoke_run_folder(smoke_run):
     assert art.network.connections[1].plastic
     # the manifest names the data as the config does, never by this machine's paths
     assert str(ROOT) not in json.dumps(art.manifest)
+    # progress as plain lines (stderr is a pipe), and a line per finished report evaluation
+    log = (out.parent / "stderr.txt").read_text()
+    assert "meta-training 6/6 (100%)" in log and "\x1b[" not in log
+    assert "report: held-out glyphs, 6 episodes on the runtime: meta-trained rule" in log
     nm = rep["nmnist"]
     if "skipped" not in nm:
         assert nm["source"]["folder"] == "../shared/data/events/slayer-nmnist"
