@@ -94,20 +94,12 @@ def load_artifact(path: Path):
 
 
 def fit_input_map(art, width: int, height: int):
-    """The artifact with its input map re-centred and re-scaled (power-of-two shift) so the
-    sensor's ``width x height`` fits the map's grid; the network is unchanged."""
+    """The artifact with its input map fitted to a ``width x height`` sensor
+    (:meth:`edgelearn.artifact.InputMap.fitted`); the network is unchanged."""
     import dataclasses
 
-    m = art.input_map
-    shift = 0
-    while (width >> shift) > m.width or (height >> shift) > m.height:
-        shift += 1
-    used_w, used_h = width >> shift, height >> shift
-    x0 = max(0, (width - (used_w << shift)) // 2)
-    y0 = max(0, (height - (used_h << shift)) // 2)
-    if (shift, x0, y0) == (m.shift, m.x0, m.y0):
-        return art
-    return dataclasses.replace(art, input_map=dataclasses.replace(m, shift=shift, x0=x0, y0=y0))
+    m = art.input_map.fitted(width, height)
+    return art if m is art.input_map else dataclasses.replace(art, input_map=m)
 
 
 def dataset(args):

@@ -81,6 +81,22 @@ class InputMap:
     def n_axons(self) -> int:
         return self.width * self.height * self.polarities
 
+    def fitted(self, sensor_width: int, sensor_height: int) -> InputMap:
+        """This map re-scaled (the smallest power-of-two ``shift``) and centred (``x0``,
+        ``y0``) so that a ``sensor_width x sensor_height`` sensor covers its grid; ``self``
+        where that is what it already does. The axons and the network are unchanged: a model
+        trained on one sensor size meets another (a 128 x 128 camera on a 34 x 34 model)
+        instead of losing the events outside the window."""
+        shift = 0
+        while (sensor_width >> shift) > self.width or (sensor_height >> shift) > self.height:
+            shift += 1
+        used_w, used_h = sensor_width >> shift, sensor_height >> shift
+        x0 = max(0, (sensor_width - (used_w << shift)) // 2)
+        y0 = max(0, (sensor_height - (used_h << shift)) // 2)
+        if (shift, x0, y0) == (self.shift, self.x0, self.y0):
+            return self
+        return dataclasses.replace(self, shift=shift, x0=x0, y0=y0)
+
     def address_map(self, sensor_width: int, sensor_height: int):
         """This map as an :class:`edgelearn.events.AddressMap` over a sensor's pixels, for
         :func:`edgelearn.events.bin_events` (the one binning implementation)."""

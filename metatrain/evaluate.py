@@ -128,6 +128,14 @@ def make_episodes(art, spec: str, *, ways: int, shots: int, queries: int, episod
     out = ([], [], [], [])
     for i in range(episodes):
         ep = sampler.episode("test", i)
+        if i == 0:
+            # a sensor the map does not cover (a 128 x 128 camera, a model made for 34 x 34)
+            # is fitted as the demo does, not cropped to the map's window; the JSON says so
+            w, h = ep.support[0].width, ep.support[0].height
+            imap = art.input_map.fitted(w, h)
+            if imap is not art.input_map:
+                source["input_map_fitted"] = {"sensor": [w, h], "shift": imap.shift,
+                                              "x0": imap.x0, "y0": imap.y0}
         order = model.shot_order(ep.support_labels, ways)
         S = data.bin_recordings([ep.support[j] for j in order], imap, steps)
         Q = data.bin_recordings(ep.query, imap, steps)

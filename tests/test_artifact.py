@@ -84,3 +84,17 @@ def test_inspect_cli(tmp_path, capsys):
     (tmp_path / "bad.elm").write_bytes(b"\x89ELM\r\n\x1a\n" + b"\0" * 10)
     assert main(["inspect", str(tmp_path / "bad.elm")]) == 2
     assert "truncated" in capsys.readouterr().err
+
+
+def test_input_map_fitted_to_a_sensor():
+    m = artifact.InputMap(17, 17, 2, shift=1, dt_us=5000)
+    assert m.fitted(34, 34) is m  # what it was made for
+    big = m.fitted(128, 128)  # 128 >> 3 = 16 columns fit 17
+    assert (big.shift, big.x0, big.y0, big.width, big.dt_us) == (3, 0, 0, 17, 5000)
+    odd = m.fitted(240, 180)  # 240 >> 4 = 15, 180 >> 4 = 11: centred
+    assert (odd.shift, odd.x0, odd.y0) == (4, 0, 2)
+    small = artifact.InputMap(17, 17, 2, shift=3).fitted(34, 34)
+    assert (small.shift, small.x0, small.y0) == (1, 0, 0)
+    # every pixel of the sensor lands on an axon of the grid
+    table = big.address_map(128, 128).table
+    assert table.min() >= 0 and table.max() < big.n_axons

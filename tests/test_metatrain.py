@@ -243,6 +243,22 @@ def test_mixed_shot_training_cycles_the_shot_counts(tmp_path, monkeypatch):
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss"]) for r in recs if r["phase"] == "meta")
 
+
+def test_evaluate_fits_the_input_map_to_a_larger_sensor():
+    # the shipped artifact's map is made for 34 x 34; generated gestures are 128 x 128: the
+    # episodes are binned through the fitted map (as the demo does), not cropped to 17 x 17
+    # pixels of the corner, and the result says so
+    from metatrain import evaluate as ev
+
+    art = artifact.load(ROOT / "edgelearn" / "data" / "oneshot_default.elm")
+    eps = ev.make_episodes(art, "gestures:classes=0-2", ways=2, shots=1, queries=1, episodes=1)
+    assert eps.source["input_map_fitted"] == {"sensor": [128, 128], "shift": 3, "x0": 0, "y0": 0}
+    cropped = data.bin_recordings(ev.dataset_for("gestures:classes=0-2", art.manifest)[0]
+                                  .get_many([(0, 0)]), art.input_map, art.readout.steps)
+    assert eps.S.sum() > 4 * cropped.sum()  # most of the hand's events were outside the window
+    glyph = ev.make_episodes(art, "glyphs:classes=0-2", ways=2, shots=1, queries=1, episodes=1)
+    assert "input_map_fitted" not in glyph.source
+
 def test_line_progress_for_logs():
     # where stderr is not a terminal (a batch job's log) progress is plain lines: one at each
     # tenth, one at completion, with the task's info; a resumed task counts from where it was
