@@ -1,8 +1,9 @@
 """``edgelearn demo oneshot``: a device learns new classes from one example each, live.
 
 With no arguments: build and start the host emulator (the firmware on a local TCP port),
-deploy the shipped meta-trained artifact over the serial protocol, and stream the project's own
-generated gesture recordings (classes the artifact never saw) at their real pace: for each
+deploy the shipped artifact meta-trained on gestures over the serial protocol, and stream the
+project's own generated gesture recordings (classes the artifact never saw) at their real pace:
+for each
 episode, one labelled example per class is learned on the device, then query recordings are
 classified live. ``--recordings`` streams real labelled files instead (an N-MNIST folder, a DVS
 Gesture folder or a ``class/file`` folder). A JSON report and PNG figures go to ``--report``.
@@ -17,7 +18,10 @@ import json
 import time
 from pathlib import Path
 
+# meta-trained on generated glyphs (34 x 34, N-MNIST-like): for recorded files
 DEFAULT_ARTIFACT = Path(__file__).parent / "data" / "oneshot_default.elm"
+# meta-trained on generated gestures (128 x 128, 1 s): for generated gestures and a live camera
+GESTURES_ARTIFACT = Path(__file__).parent / "data" / "oneshot_gestures.elm"
 WINDOW_STEPS = 10  # steps streamed between two refreshes of the live view
 
 
@@ -32,8 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=("host", "qemu"), default="host",
                    help="emulator to start when --port is not given: the host build or the "
                    "Cortex-M firmware under qemu-system-arm (default host)")
-    p.add_argument("--artifact", type=Path, default=DEFAULT_ARTIFACT,
-                   help="the one-shot learner to deploy (default: the shipped meta-trained one)")
+    p.add_argument("--artifact", type=Path, default=None,
+                   help="the one-shot learner to deploy (default: the shipped one meta-trained "
+                   "on gestures for generated gestures and --camera, the one meta-trained on "
+                   "glyphs for --recordings)")
     p.add_argument("--ways", type=int, default=5, help="classes per episode (default 5)")
     p.add_argument("--shots", type=int, default=1, help="examples per class (default 1)")
     p.add_argument("--queries", type=int, default=2, help="queries per class (default 2)")
@@ -75,6 +81,13 @@ def _check(args) -> None:
     for r in args.recordings or ():
         if not r.exists():
             raise UsageError(f"--recordings: {r} does not exist")
+
+
+def artifact_path(args) -> Path:
+    """``--artifact``, else the shipped model for the kind of input (see its ``--help``)."""
+    if args.artifact is not None:
+        return args.artifact
+    return DEFAULT_ARTIFACT if args.recordings else GESTURES_ARTIFACT
 
 
 def load_artifact(path: Path):
@@ -300,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
     if args.interactive:
         return run_interactive(args)
     n_episodes = args.episodes or (20 if args.headless else 2)
+    args.artifact = artifact_path(args)
     art = load_artifact(args.artifact)
     ds, (sw, sh), data_name = dataset(args)
     art = fit_input_map(art, sw, sh)
@@ -459,6 +473,7 @@ def run_interactive(args) -> int:
     from . import events
     from .cli import UsageError
 
+    args.artifact = artifact_path(args)
     art = load_artifact(args.artifact)
     n_cls = art.network.populations[art.readout.population].size
     if args.camera:

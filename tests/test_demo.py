@@ -54,6 +54,24 @@ def test_headless_demo_on_generated_gestures(model, tmp_path):
     assert rep["data"].startswith("generated gestures") and rep["total"] == 3
 
 
+
+def test_default_artifacts_follow_the_input(tmp_path):
+    # no --artifact: the shipped gesture model for generated gestures, the glyph model (34 x 34,
+    # N-MNIST-like) for recorded files; each was meta-trained on its own kind of data
+    from edgelearn import _demo_oneshot as D
+
+    rep = demo(["--port", "inproc", "--episodes", "1", "--ways", "2", "--queries", "1"],
+               tmp_path / "g.json")
+    assert rep["artifact"] == str(D.GESTURES_ARTIFACT)
+    gest = artifact.load(D.GESTURES_ARTIFACT)
+    assert gest.manifest["data"]["kind"] == "gestures" and gest.readout.steps == 50
+    glyph = artifact.load(D.DEFAULT_ARTIFACT)
+    assert glyph.manifest["data"]["kind"] == "glyphs"
+    args = D.argparse.Namespace(artifact=None, recordings=[tmp_path])
+    assert D.artifact_path(args) == D.DEFAULT_ARTIFACT
+    args.artifact = tmp_path / "mine.elm"
+    assert D.artifact_path(args) == args.artifact
+
 def test_bad_arguments_are_one_line_errors(model, capsys):
     assert main(["demo", "oneshot", "--ways", "0"]) == 2
     assert "--ways must be >= 1" in capsys.readouterr().err
