@@ -303,7 +303,8 @@ class Run:
 class LineProgress:
     """The part of rich's ``Progress`` the run uses, as one line per task on stderr at every
     tenth of its total, at least every ``every_s`` seconds, and when it completes:
-    ``meta-training 150/500 (30%) 0:01:02 elapsed, eta 0:02:25 | val acc 0.952``."""
+    ``meta-training 150/500 (30%) 0:01:02 elapsed, eta 0:02:25 | val acc 0.952``. The ETA
+    uses the pace since the previous line (compilation makes the first steps slow)."""
 
     def __init__(self, every_s: float = 60.0, stream=None):
         self.every_s, self.stream, self.tasks = every_s, stream or sys.stderr, []
@@ -317,7 +318,7 @@ class LineProgress:
     def add_task(self, description: str, total: int, completed: int = 0, info: str = "") -> int:
         now = time.monotonic()
         self.tasks.append(dict(desc=description, total=max(int(total), 1), done=int(completed),
-                               start_done=int(completed), info=info, t0=now, last_t=now,
+                               mark_done=int(completed), info=info, t0=now, last_t=now,
                                last_tenth=10 * int(completed) // max(int(total), 1)))
         return len(self.tasks) - 1
 
@@ -341,7 +342,9 @@ class LineProgress:
             return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
         elapsed, done, total = now - t["t0"], min(t["done"], t["total"]), t["total"]
-        rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
+        span = now - t.get("mark_t", t["t0"])
+        rate = (done - t["mark_done"]) / span if span > 0 else 0.0
+        t["mark_t"], t["mark_done"] = now, done
         eta = hms((total - done) / rate) if rate > 0 else "?"
         info = f" | {t['info']}" if t["info"] else ""
         print(f"{t['desc']} {done}/{total} ({100 * done // total}%) {hms(elapsed)} elapsed, "

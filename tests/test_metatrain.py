@@ -211,6 +211,27 @@ def test_config_errors_name_the_key(tmp_path):
 
 
 
+
+def test_line_progress_eta_follows_the_recent_pace(monkeypatch):
+    # the first step compiles (100 s here), the others take 1 s: after the first line the ETA
+    # is the remaining steps at 1 s each, not at the average that includes the compilation
+    import io
+
+    from metatrain import train
+
+    clock = [0.0]
+    monkeypatch.setattr(train.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    p = train.LineProgress(stream=out)
+    a = p.add_task("meta-training", total=10)
+    for step in range(10):
+        clock[0] += 100.0 if step == 0 else 1.0
+        p.advance(a)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "meta-training 1/10 (10%) 0:01:40 elapsed, eta 0:15:00"
+    assert lines[1] == "meta-training 2/10 (20%) 0:01:41 elapsed, eta 0:00:08"
+    assert lines[5] == "meta-training 6/10 (60%) 0:01:45 elapsed, eta 0:00:04"
+
 def test_mixed_shot_training_cycles_the_shot_counts(tmp_path, monkeypatch):
     # meta.train_shots: outer step i trains on episodes of train_shots[i % len] shots per
     # class (one compiled step per count); validation keeps episode.shots
