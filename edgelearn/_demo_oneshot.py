@@ -1,9 +1,8 @@
 """``edgelearn demo oneshot``: a device learns new classes from one example each, live.
 
-With no arguments: build and start the host emulator (the firmware on a local TCP port),
-deploy the shipped artifact meta-trained on gestures over the serial protocol, and stream the
-project's own generated gesture recordings (classes the artifact never saw) at their real pace:
-for each
+With no arguments: build and start the host emulator (the firmware on a local TCP port), deploy
+the shipped artifact meta-trained on gestures over the serial protocol, and stream the project's
+own generated gesture recordings (classes the artifact never saw) at their real pace: for each
 episode, one labelled example per class is learned on the device, then query recordings are
 classified live. ``--recordings`` streams real labelled files instead (an N-MNIST folder, a DVS
 Gesture folder or a ``class/file`` folder). A JSON report and PNG figures go to ``--report``.

@@ -318,7 +318,7 @@ class LineProgress:
     def add_task(self, description: str, total: int, completed: int = 0, info: str = "") -> int:
         now = time.monotonic()
         self.tasks.append(dict(desc=description, total=max(int(total), 1), done=int(completed),
-                               mark_done=int(completed), info=info, t0=now, last_t=now,
+                               last_done=int(completed), info=info, t0=now, last_t=now,
                                last_tenth=10 * int(completed) // max(int(total), 1)))
         return len(self.tasks) - 1
 
@@ -333,18 +333,18 @@ class LineProgress:
         now, tenth = time.monotonic(), 10 * min(t["done"], t["total"]) // t["total"]
         finished = t["done"] >= t["total"] and not was_done
         if finished or tenth > t["last_tenth"] or now - t["last_t"] >= self.every_s:
-            t["last_t"], t["last_tenth"] = now, tenth
             self._print(t, now)
+            t["last_t"], t["last_done"], t["last_tenth"] = now, min(t["done"], t["total"]), tenth
 
     def _print(self, t: dict, now: float) -> None:
+        """The line; ``last_t`` / ``last_done`` are still those of the previous line."""
         def hms(s: float) -> str:
             s = int(round(s))
             return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
         elapsed, done, total = now - t["t0"], min(t["done"], t["total"]), t["total"]
-        span = now - t.get("mark_t", t["t0"])
-        rate = (done - t["mark_done"]) / span if span > 0 else 0.0
-        t["mark_t"], t["mark_done"] = now, done
+        span = now - t["last_t"]
+        rate = (done - t["last_done"]) / span if span > 0 else 0.0
         eta = hms((total - done) / rate) if rate > 0 else "?"
         info = f" | {t['info']}" if t["info"] else ""
         print(f"{t['desc']} {done}/{total} ({100 * done // total}%) {hms(elapsed)} elapsed, "
