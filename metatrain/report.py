@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from .config import Config
 def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[str, Any]:
     e, E = cfg.episode, cfg.eval
     res: dict[str, Any] = {}
+    workers = min(os.cpu_count() or 1, 8)  # processes making generated samples
 
     def said(what: str, t0: float, r: dict[str, Any]) -> None:
         """One line per finished evaluation (the report takes minutes; no bar to watch)."""
@@ -28,7 +30,7 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
 
     t0 = time.monotonic()
     eps = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=e.shots, queries=E.queries,
-                           episodes=E.episodes, seed=cfg.seed)
+                           episodes=E.episodes, seed=cfg.seed, workers=workers)
     res["test"] = ev.evaluate(art, eps, engine=E.engine, baselines=E.baselines,
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
     said(f"held-out {cfg.data.kind}, {E.episodes} episodes on the {E.engine}", t0, res["test"])
@@ -39,7 +41,8 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
         if path.is_dir():
             t0 = time.monotonic()
             eps_n = ev.make_episodes(art, str(path), ways=e.ways, shots=e.shots,
-                                     queries=E.nmnist_queries, episodes=E.episodes, seed=cfg.seed)
+                                     queries=E.nmnist_queries, episodes=E.episodes,
+                                     seed=cfg.seed)
             res["nmnist"] = ev.evaluate(art, eps_n, engine=E.engine, baselines=E.baselines,
                                         transfer_steps=E.transfer_steps,
                                         transfer_lr=E.transfer_lr)
@@ -53,7 +56,8 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
     for k in E.shots_curve:
         t0 = time.monotonic()
         eps_k = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=k, queries=E.queries,
-                                 episodes=E.curve_episodes, seed=cfg.seed + 1)
+                                 episodes=E.curve_episodes, seed=cfg.seed + 1,
+                                 workers=workers)
         r = ev.evaluate(art, eps_k, engine="twin", baselines=E.baselines,
                         transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
         curve.append({"shots": k, **{m: r[m] for m in ("metatrained", "handset", "transfer",

@@ -283,21 +283,28 @@ class Run:
         return mh.broadcast_one_to_all(ck if ck is not None else template)
 
     def progress(self):
-        """A live progress bar on a terminal; where stderr is a file or a pipe (a batch job's
-        log), :class:`LineProgress` instead: plain lines, not a bar squeezed to 80 columns."""
-        if not self.quiet and not sys.stderr.isatty():
-            return LineProgress()
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                        TextColumn("{task.fields[info]}"), disable=self.quiet, transient=False)
+        return progress_display(quiet=self.quiet)
+
+
+def progress_display(*, quiet: bool = False):
+    """Progress on stderr: a live bar on a terminal; where stderr is a file or a pipe (a batch
+    job's log), :class:`LineProgress` instead: plain lines, not a bar squeezed to 80 columns.
+    Either way stdout stays free for results (``edgelearn evaluate`` prints JSON there)."""
+    if not quiet and not sys.stderr.isatty():
+        return LineProgress()
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[info]}"), disable=quiet, transient=False,
+                    console=Console(stderr=True))
 
 
 class LineProgress:

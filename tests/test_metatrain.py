@@ -371,12 +371,15 @@ def test_smoke_resume_continues_from_checkpoint(smoke_run, tmp_path):
 
 
 def test_evaluate_cli_twin(smoke_run):
-    r = _cli("evaluate", str(smoke_run / "model.elm"), "--data", "glyphs:classes=1000-1006",
-             "--ways", "5", "--shots", "1", "--queries", "1", "--episodes", "2",
-             "--engine", "twin")
+    r = _cli("evaluate", str(smoke_run / "model.elm"), "--data",
+             "glyphs:seed=7,classes=1000-1006", "--ways", "5", "--shots", "1", "--queries", "1",
+             "--episodes", "2", "--seed", "3", "--engine", "twin")
     assert r.returncode == 0, r.stderr[-3000:]
-    res = json.loads(r.stdout)
+    res = json.loads(r.stdout)  # stdout is the JSON alone: progress went to stderr
     assert res["engine"] == "twin" and res["metatrained"]["episodes"] == 2
+    # the generator's seed and the episode sampling seed are both kept
+    assert res["source"]["generator_seed"] == 7 and res["source"]["seed"] == 3
+    assert "drawing and binning episodes 2/2 (100%)" in r.stderr
 
 
 def test_evaluate_cli_bad_input(tmp_path):
@@ -386,6 +389,31 @@ def test_evaluate_cli_bad_input(tmp_path):
     for bad in ("glyphs:classes=5-3", "glyphs:classes=abc"):
         r = _cli("evaluate", shipped, "--data", bad, "--episodes", "1")
         assert r.returncode == 2 and "must be A-B with integers" in r.stderr, r.stderr
+    r = _cli("evaluate", shipped, "--workers", "0")
+    assert r.returncode == 2 and "--workers must be >= 1" in r.stderr, r.stderr
+
+
+def test_evaluate_episodes_do_not_depend_on_workers():
+    # generated samples made in worker processes, fetched several episodes at a time, give
+    # the same episodes as one process making them one episode at a time
+    from edgelearn import events
+    from metatrain import evaluate as ev
+
+    art = artifact.load(ROOT / "edgelearn" / "data" / "oneshot_default.elm")
+    kw = dict(ways=3, shots=2, queries=2, episodes=5, seed=4)
+    one = ev.make_episodes(art, "glyphs:seed=5,classes=10-20", workers=1, **kw)
+    two = ev.make_episodes(art, "glyphs:seed=5,classes=10-20", workers=2, **kw)
+    for a, b in zip((one.S, one.L, one.Q, one.QL), (two.S, two.L, two.Q, two.QL), strict=True):
+        assert a.shape[0] == 5 and np.array_equal(a, b)
+    ds = events.GeneratedDataset("glyphs", 20, seed=5)
+    sampler = events.EpisodeSampler(ds, n_way=3, k_shot=2, n_query=2, seed=4,
+                                    splits={"train": [], "val": [], "test": list(range(10, 20))})
+    for i, ep in zip(range(2, 5), sampler.episode_batch("test", range(2, 5)), strict=True):
+        single = sampler.episode("test", i)
+        assert ep.classes == single.classes
+        assert np.array_equal(ep.query_labels, single.query_labels)
+        for r0, r1 in zip(ep.support + ep.query, single.support + single.query, strict=True):
+            assert np.array_equal(r0.events, r1.events)
 
 
 def test_c_runtime_predictions_equal_twin(smoke_run):

@@ -534,9 +534,20 @@ class EpisodeSampler:
 
     def episode(self, split: str, index: int) -> Episode:
         """Episode ``index`` of ``split`` (a pure function of the seed, split and index)."""
-        classes, sup, qry, s_lab, q_lab = self._plan(split, index)
-        recs = self.dataset.get_many(sup + qry)
-        return Episode(classes, recs[: len(sup)], s_lab, recs[len(sup) :], q_lab)
+        return self.episode_batch(split, [index])[0]
+
+    def episode_batch(self, split: str, indices: Sequence[int]) -> list[Episode]:
+        """Episodes ``indices`` of ``split``, each equal to ``episode(split, i)``, with all
+        their samples fetched in one ``get_many`` call (a generated dataset makes them in big
+        batches, in its worker processes where it has them)."""
+        plans = [self._plan(split, int(i)) for i in indices]
+        recs = iter(self.dataset.get_many([p for plan in plans for p in plan[1] + plan[2]]))
+        return [
+            Episode(
+                classes, [next(recs) for _ in sup], s_lab, [next(recs) for _ in qry], q_lab
+            )
+            for classes, sup, qry, s_lab, q_lab in plans
+        ]
 
     def rasters(
         self,
