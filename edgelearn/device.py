@@ -56,19 +56,28 @@ def rule_param_ids(art: Artifact) -> list[tuple[int, int, str, int]]:
     return out
 
 
-def map_events(events: np.ndarray, input_map: InputMap, *, t0_us: int = 0
+def map_events(events: np.ndarray, input_map: InputMap, *, t0_us: int | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Sensor events (a structured array with fields ``t`` (us), ``x``, ``y``, ``p``) as
     ``(t, addr)`` for EVENTS: ``t = (t_us - t0_us) // dt_us``, ``addr`` the input axon of
-    ``docs/artifact.md``; events outside the map's window, or before ``t0_us``, are dropped."""
+    ``docs/artifact.md``; events outside the map's window, or before ``t0_us``, are dropped.
+    ``t0_us`` defaults to the first event's time, as :func:`edgelearn.events.bin_events` does
+    (step 0 at the sample's first event). A step past 2^32 - 1 (the wire's u32 timestep) is
+    refused with ``ValueError`` rather than wrapped."""
     m = input_map
-    t = (np.asarray(events["t"], np.int64) - t0_us) // m.dt_us
+    ts = np.asarray(events["t"], np.int64)
+    if t0_us is None:
+        t0_us = int(ts[0]) if len(ts) else 0
+    t = (ts - t0_us) // m.dt_us
     x = np.asarray(events["x"], np.int64) - m.x0
     y = np.asarray(events["y"], np.int64) - m.y0
     p = np.asarray(events["p"], np.int64) if m.polarities == 2 else np.zeros_like(x)
     ok = (t >= 0) & (x >= 0) & (y >= 0)
     qx, qy = x >> m.shift, y >> m.shift
     ok &= (qx < m.width) & (qy < m.height)
+    if ok.any() and int(t[ok].max()) > 0xFFFFFFFF:
+        raise ValueError(f"event at step {int(t[ok].max())} (t0_us={t0_us}, dt_us={m.dt_us}) "
+                         f"is past the u32 timestep of the wire; pass a later t0_us")
     addr = (p * m.height + qy) * m.width + qx
     order = np.argsort(t[ok], kind="stable")
     return t[ok][order].astype(np.uint32), addr[ok][order].astype(np.uint32)

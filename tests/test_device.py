@@ -324,10 +324,17 @@ def test_map_events_follows_the_input_map():
     m = artifact.InputMap(4, 4, 2, shift=1, x0=2, y0=0, dt_us=100)
     ev = np.array([(150, 2, 0, 1), (99, 3, 1, 0), (250, 9, 7, 0), (10, 1, 1, 1)],
                   dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
-    t, a = map_events(ev, m)
+    t, a = map_events(ev, m, t0_us=0)
     # (99, x'=0, y'=0, p=0) -> step 0 axon 0; (150, 0, 0, 1) -> step 1 axon 16;
     # (250, x'=3, y'=3) -> step 2 axon 15; x < x0 dropped
     assert t.tolist() == [0, 1, 2] and a.tolist() == [0, 16, 15]
+    # by default step 0 starts at the first event (t = 150 here), as bin_events has it
+    late = ev.copy()
+    late["t"] += 10**12  # a camera clock that has run for 11.6 days
+    t, a = map_events(late[[0, 2, 1]], m)
+    assert t.tolist() == [0, 1] and a.tolist() == [16, 15]  # 99 is before t0: dropped
+    with pytest.raises(ValueError, match="u32 timestep"):
+        map_events(late, m, t0_us=0)  # steps past 2^32 are refused, not wrapped
 
 
 def test_cli_deploy_and_device_info(emu_tcp, tmp_path, capsys):
