@@ -9,10 +9,21 @@ import sys
 from pathlib import Path
 
 
+def _seconds(text: str) -> float:
+    """``--timeout``: a positive number of seconds (argparse turns the error into exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
 def _port(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, metavar="URL",
                         help="pty path, /dev/ttyUSB0 or socket://127.0.0.1:PORT")
-    parser.add_argument("--timeout", type=float, default=1.0,
+    parser.add_argument("--timeout", type=_seconds, default=1.0,
                         help="seconds to wait for each answer before resending (default 1)")
 
 
@@ -45,6 +56,13 @@ def run_deploy(args: argparse.Namespace) -> int:
 
     try:
         with _open(args) as dev:
+            limit = dev.info().max_artifact_bytes
+            if len(data) > limit:
+                # the device would refuse LOAD_BEGIN with E_TOO_BIG; say it in plain words
+                print(f"edgelearn deploy: {args.artifact} is {len(data):,} bytes; this device "
+                      f"accepts artifacts of at most {limit:,} bytes (device info; "
+                      f"docs/firmware.md)", file=sys.stderr)
+                return 1
             r = dev.load(data, progress=progress)
             print(file=sys.stderr)
             print(f"loaded {args.artifact} ({r.total_size} bytes, crc {r.crc:#010x})")

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ._cli_common import npz_output
 from .cli import UsageError
+
+#: the host emulator's largest artifact by default (docs/firmware.md; ``device info`` says it)
+EMULATOR_MAX_ARTIFACT = 4 * 1024 * 1024
 
 _COMPILE_HELP = (
     "compile FSM.toml into an attractor network: a deployable .elm artifact (the network on "
@@ -85,7 +90,8 @@ def _compile(path: Path, neurons: int | None, seed: int, even: bool):
 
     try:
         spec = fsm.load_fsm(path)
-        n = neurons or default_neurons(len(spec.states), len(spec.transitions))
+        n = (neurons if neurons is not None
+             else default_neurons(len(spec.states), len(spec.transitions)))
         compiled = fsm.compile_fsm(spec, n, seed=seed, where=str(path))
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -105,6 +111,8 @@ def _run_compile(args: argparse.Namespace) -> int:
     from . import fsm
 
     even = args.even or args.out.suffix == ".elm"  # the core needs even mantissas
+    if args.out.suffix != ".elm":
+        args.out = npz_output(args.out)  # numpy appends .npz: name the file really written
     compiled, mant, exp = _compile(args.machine, args.neurons, args.seed, even)
     exact = exp == 0 and np.array_equal(mant.astype(np.float32), compiled.dense())
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +120,12 @@ def _run_compile(args: argparse.Namespace) -> int:
         _save_elm(args, compiled, mant, exp)
     else:
         fsm.save_npz(args.out, compiled, mant, exp)
+    size = args.out.stat().st_size
+    if args.out.suffix == ".elm" and size > EMULATOR_MAX_ARTIFACT:
+        print(f"note: {args.out} is {size:,} bytes (dense N x N weights): it runs in process "
+              f"(fsm run --engine runtime), but the host emulator accepts artifacts up to "
+              f"{EMULATOR_MAX_ARTIFACT:,} bytes and the Cortex-M targets less (docs/firmware.md); "
+              f"a smaller -n makes it smaller", file=sys.stderr)
     spec = compiled.spec
     print(f"{args.machine}: {len(spec.states)} states, {len(spec.transitions)} transitions, "
           f"{len(spec.symbols)} symbols, {len(spec.outputs)} outputs -> N = {compiled.n} "

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     size = args.file.stat().st_size
     print(f"{args.file}: edgelearn artifact, format {m.get('format_version')}, {size} bytes, "
           f"checksums ok")
-    for key in ("kind", "created", "edgelearn_version", "source", "config"):
+    for key in ("kind", "created", "edgelearn_version", "source_version", "source", "config"):
         if key in m:
             print(f"  {key}: {m[key]}")
     net = art.network

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import constants as C
+from ._cli_common import npz_output
 from .cli import UsageError
 from .network import Network, layer
 
@@ -103,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
         res = runtime.simulate(net, raster, probe=True)
         u, v, s = res.u, res.v, res.s
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, u=u.astype(np.int32), v=v.astype(np.int32), s=s.astype(bool))
+    out = npz_output(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, u=u.astype(np.int32), v=v.astype(np.int32), s=s.astype(bool))
     print(f"{args.engine}: {raster.shape[0]} steps, {net.n_neurons} neurons, {int(s.sum())} spikes "
-          f"-> {args.out}")
+          f"-> {out}")
     return 0
 

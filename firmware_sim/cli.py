@@ -46,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
               f"{url} (Ctrl-C stops)", file=sys.stderr, flush=True)
         while not stop and emu.proc is not None and emu.proc.poll() is None:
             time.sleep(0.1)
+        if not stop:
+            # the firmware went away on its own (a crash, a kill): say so, exit 1
+            rc = emu.proc.returncode if emu.proc is not None else None
+            how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+            print(f"edgelearn emulator: the {args.target} firmware stopped ({how})",
+                  file=sys.stderr)
+            return 1
     except FirmwareError as e:
         print(f"edgelearn emulator: {e}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from pathlib import Path
 
 import fw_common as F
 import numpy as np
@@ -502,3 +503,37 @@ def test_oneshot_session_over_a_noisy_link_is_still_exact(target):
         dev._ser = noisy._s
     F.assert_same(ref, out)
     assert noisy.flips > 5 and dev.stats["resends"] > 0
+
+
+def test_cli_deploy_refuses_an_artifact_larger_than_the_device_takes(emu_tcp, tmp_path, capsys):
+    machine = Path(__file__).resolve().parent.parent / "edgelearn" / "data" / "fsm_example.toml"
+    big = tmp_path / "big.elm"  # N = 1100: (2 N + 1)^2 dense weights, 4.8 MB > 4 MiB
+    assert main(["fsm", "compile", str(machine), "-n", "1100", "-o", str(big)]) == 0
+    assert "the host emulator accepts artifacts up to" in capsys.readouterr().err
+    assert main(["deploy", str(big), "--port", emu_tcp.url]) == 1
+    err = capsys.readouterr().err
+    assert f"{big} is {big.stat().st_size:,} bytes; this device accepts artifacts of at most" in err
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(SystemExit) as e:
+            main(["device", "info", "--port", emu_tcp.url, "--timeout", bad])
+        assert e.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
+def test_cli_emulator_says_when_its_firmware_dies():
+    # `edgelearn emulator` exits 1 with a line saying so when the firmware process goes away
+    # (here: killed), not 0 in silence
+    import signal
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "edgelearn", "emulator"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip()  # the URL: the firmware is up
+        subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=True)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 1
+    assert f"the host firmware stopped (killed by signal {signal.SIGKILL.value})" in err

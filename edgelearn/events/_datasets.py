@@ -370,7 +370,10 @@ def write_generated(
     fmt: str = "npz",
     config=None,
 ) -> pathlib.Path:
-    """Write a generated dataset as ``root/<class>/<index>.<ext>`` plus ``dataset.json``."""
+    """Write a generated dataset as ``root/<class>/<index>.<ext>`` plus ``dataset.json``.
+    ``root`` must be new or empty: a folder already holding files would mix old samples with
+    the new ones (a reader of the folder sees every class folder), so it raises
+    ``FileExistsError``."""
     from ._writers import write
 
     ext = {
@@ -385,6 +388,10 @@ def write_generated(
     if ext is None:
         raise ValueError(f"unsupported dataset file format {fmt!r}")
     root = pathlib.Path(root)
+    if root.is_dir() and any(root.iterdir()):
+        raise FileExistsError(
+            f"{root} already holds files; write a generated dataset into a new or empty folder"
+        )
     root.mkdir(parents=True, exist_ok=True)
     ds = GeneratedDataset(
         kind, n_classes, samples_per_class=samples_per_class, seed=seed, config=config, cache_size=0

@@ -339,7 +339,11 @@ def write(path, rec: Recording, *, format: str | None = None) -> pathlib.Path:
         raise TypeError(f"write() needs a Recording, got {type(rec).__name__}")
     fmt = format or _WRITE_EXT.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"cannot tell the format from extension {path.suffix!r}; pass format=")
+        names = ", ".join(sorted(set(_WRITE_EXT.values()) | {"evt3", "aedat2"}))
+        raise ValueError(
+            f"{path}: cannot tell the format from extension {path.suffix!r}; name it "
+            f"(format= here, --to on the command line): {names}"
+        )
     ev = rec.events
     if len(ev):
         _require(

@@ -15,6 +15,9 @@ import sys
 
 from ..cli import UsageError
 
+#: formats ``generate --to`` writes (``write_generated``: one file per sample, by extension)
+GENERATE_FORMATS = ("npz", "evt2", "evt3", "dat", "nmnist", "aedat3", "aedat4")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -51,7 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=10, help="samples per class (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--to", dest="to_format", default="npz", help="file format of the samples (default npz)"
+        "--to",
+        dest="to_format",
+        default="npz",
+        choices=GENERATE_FORMATS,
+        help="file format of the samples: %(choices)s (default npz)",
     )
 
 
@@ -118,13 +125,16 @@ def _show(args) -> int:
         fontsize=9,
     )
     fig.tight_layout()
+    out = args.output if args.output.suffix else args.output.with_suffix(".png")
     try:
-        fig.savefig(args.output, dpi=100)
+        fig.savefig(out, dpi=100)
     except OSError as e:
-        raise UsageError(f"{args.output}: {e.strerror or e}") from None
+        raise UsageError(f"{out}: {e.strerror or e}") from None
+    except ValueError as e:  # an image format matplotlib does not write ("s.jpgx")
+        raise UsageError(f"{out}: {e}") from None
     finally:
         plt.close(fig)
-    print(f"wrote {args.output}")
+    print(f"wrote {out}")
     return 0
 
 
@@ -153,7 +163,7 @@ def _generate(args) -> int:
         root = write_generated(
             args.output, args.kind, args.classes, args.samples, seed=args.seed, fmt=args.to_format
         )
-    except ValueError as e:
+    except (ValueError, FileExistsError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"{args.output}: {e.strerror or e}") from None
