@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("edgelearn._cli_device", "send an artifact to a device"),
     "device": ("edgelearn._cli_device", "talk to a device (info, ping)"),
     "fsm": ("edgelearn._cli_fsm", "compile and run vector-symbolic state machines"),
-    "demo": ("edgelearn._cli_demo", "live demos: oneshot, incontext, fsm"),
+    "demo": ("edgelearn._cli_demo", "live demos: oneshot, incontext, fsm, core"),
 }
 
 
@@ -82,6 +82,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`edgelearn inspect X | head`): stop quietly; point
+        # stdout at /dev/null so the interpreter's final flush does not fail again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        # a path the user gave that cannot be read or written (an output folder that does not
+        # exist, a directory given for a file): one line naming the path, not a traceback
+        if e.filename is None:
+            raise
+        print(f"edgelearn {args.command}: error: {e.strerror or e}: {e.filename}",
+              file=sys.stderr)
+        return 2
     except Exception as e:
         # a link that cannot be opened or that stops answering (--port, edgelearn device):
         # one line naming the port, not a traceback; the device module is loaded only by the
