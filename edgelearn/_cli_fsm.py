@@ -31,8 +31,9 @@ from .cli import UsageError
 EMULATOR_MAX_ARTIFACT = 4 * 1024 * 1024
 
 _COMPILE_HELP = (
-    "compile FSM.toml into an attractor network: a deployable .elm artifact (the network on "
-    "the core) or an .npz of the weights and hypervectors")
+    "compile FSM.toml into an attractor network: an .elm artifact (the network on the core; "
+    "dense, (2N+1)^2 bytes of weights: a device takes it when it fits its max_artifact_bytes) "
+    "or an .npz of the weights and hypervectors")
 _RUN_HELP = ("drive a compiled (.elm or .npz) or plain-text (.toml) machine with symbols; print "
              "the walk")
 
