@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+from pathlib import Path
 
 #: demo name -> (module, one-line help)
 DEMOS: dict[str, tuple[str, str]] = {
@@ -44,6 +45,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = f"With no DEMO, runs '{default_demo()}'."
 
 
+def check_report(path: Path | None) -> None:
+    """Fail before a demo runs, not after, when its ``--report`` cannot be written: the nearest
+    existing folder above it must take a new file (a temporary one, removed at once), or the
+    file itself, if there, must open for appending. Nothing is left behind."""
+    import tempfile
+
+    from .cli import UsageError
+
+    if path is None:
+        return
+    above = next(p for p in path.parents if p.exists())  # "/" or "." at the latest
+    if not above.is_dir():
+        raise UsageError(f"--report {path}: {above} is not a folder")
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a folder")
+    try:
+        if path.exists():
+            path.open("a").close()
+        else:
+            tempfile.TemporaryFile(dir=above).close()
+    except OSError as e:
+        raise UsageError(f"--report {path}: cannot write in {above} ({e.strerror or e})") \
+            from None
+
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "_demo_run", None) is None:
         # no demo named: run the default with its own defaults
@@ -51,5 +77,8 @@ def run(args: argparse.Namespace) -> int:
         mod = importlib.import_module(DEMOS[name][0])
         p = argparse.ArgumentParser(prog=f"edgelearn demo {name}")
         mod.add_arguments(p)
-        return int(mod.run(p.parse_args([])) or 0)
+        args = p.parse_args([])
+        check_report(args.report)
+        return int(mod.run(args) or 0)
+    check_report(getattr(args, "report", None))
     return int(args._demo_run(args) or 0)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=300, help="timesteps of the dynamics part")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random network and input, and (a stream of its own, so "
+                   "--steps does not change it) of the learning task")
     p.add_argument("--report", type=Path, default=Path("demo-report/core.json"),
                    help="JSON report path; a PNG is written beside it")
 
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")
     con = Console()
+    # one stream per part, both from --seed: the learning task does not depend on --steps
     rng = np.random.default_rng(args.seed)
     net = _network(rng)
     raster = rng.random((args.steps, net.n_inputs)) < 0.1
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     con.print(tab)
 
     con.rule("[bold]2. Learning an association on the chip (error-triggered rule)")
-    lnet, sample, n_cls = _learning_task(rng)
+    lnet, sample, n_cls = _learning_task(np.random.default_rng([args.seed, 1]))
     engines = {"twin": None}
     try:
         runtime.Core(lnet)

@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     from .cli import UsageError
     from .fsm_experiments import demo_machine
 
+    if args.symbols < 1:
+        raise UsageError("--symbols must be >= 1")
+    if not args.step_ms > 0:
+        raise UsageError(f"--step-ms must be > 0, got {args.step_ms:g}")
     t_start = time.perf_counter()
     try:
         spec = fsm.load_fsm(args.machine) if args.machine else demo_machine()
@@ -73,8 +77,6 @@ def run(args: argparse.Namespace) -> int:
     if len(spec.symbols) > 16:
         raise UsageError(f"the demo maps symbols to 16 gesture classes; the machine has "
                          f"{len(spec.symbols)} symbols")
-    if args.symbols < 1:
-        raise UsageError("--symbols must be >= 1")
     rng = np.random.default_rng(args.seed)
     step_us = args.step_ms * 1000.0
     print(f"generating {args.symbols} gesture recordings (symbol k = gesture class k) ...",

@@ -55,11 +55,52 @@ def _heat(mat, vmax: float) -> list[str]:
 
 def _pool(args):
     from . import _attention_data as D
+    from . import events
     from ._attention_eval import NMNIST_ROOT
+    from .cli import UsageError
 
     if args.data == "nmnist":
-        return D.nmnist_pool(args.nmnist or NMNIST_ROOT)
+        root = args.nmnist or NMNIST_ROOT
+        if not root.is_dir():
+            raise UsageError(f"--nmnist {root}: no such folder")
+        try:
+            if not events.NMNISTFolder(root).classes:
+                raise UsageError(f"--nmnist {root}: no recordings in its label list")
+            pool = D.nmnist_pool(root)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(f"--nmnist {root}: {e}") from None
+        if pool.n_classes < args.way:
+            raise UsageError(f"--way {args.way}: {root} has {pool.n_classes} classes")
+        if pool.x.shape[1] < 2:
+            raise UsageError(f"--nmnist {root}: a class has fewer than 2 recordings (one "
+                             "context example and one query)")
+        return pool
     return D.glyph_pool(D.HELDOUT_BASE + 1000 * args.seed, max(args.way, 12), 2)
+
+
+def _check(args) -> None:
+    from .cli import UsageError
+
+    for name in ("episodes", "way"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if not args.delay >= 0:
+        raise UsageError(f"--delay must be >= 0, got {args.delay}")
+
+
+def _model(path: Path | None):
+    """The attention model at ``--model`` (default: the shipped one)."""
+    from . import attention as A
+    from ._cli_common import reading
+    from .cli import UsageError
+
+    path = path or A.default_model_path()
+    with reading(path, ()):  # missing, a folder, unreadable
+        try:
+            return A.AttentionModel.load(path)
+        except (ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"--model {path}: not an attention model JSON "
+                             f"({type(e).__name__}: {e})") from None
 
 
 class _Engine:
@@ -174,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     from . import _attention_data as D
     from . import attention as A
 
-    model = A.AttentionModel.load(args.model or A.default_model_path())
+    _check(args)
+    model = _model(args.model)
     pool = _pool(args)
     eps = D.sample_episodes(pool, args.episodes, n_way=args.way, seed=args.seed)
     net = A.build_network(model, args.way, args.way)

@@ -5,7 +5,8 @@ the shipped artifact meta-trained on gestures over the serial protocol, and stre
 own generated gesture recordings (classes the artifact never saw) at their real pace: for each
 episode, one labelled example per class is learned on the device, then query recordings are
 classified live. ``--recordings`` streams real labelled files instead (an N-MNIST folder, a DVS
-Gesture folder or a ``class/file`` folder). A JSON report and PNG figures go to ``--report``.
+Gesture folder, a ``class/file`` folder, or files named one by one: :class:`LabelledFiles`). A
+JSON report and PNG figures go to ``--report``.
 
 Top-level imports stay light: everything heavy is imported in :func:`run`.
 """
@@ -27,8 +28,8 @@ WINDOW_STEPS = 10  # steps streamed between two refreshes of the live view
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recordings", nargs="+", type=Path, metavar="DIR|FILE",
                    help="real labelled recordings: a folder (N-MNIST, DVS Gesture or "
-                   "class/file layout) or files in class/file folders; default: generated "
-                   "gestures")
+                   "class/file layout) or files, each of the class its folder's N-MNIST label "
+                   "list gives it, else of its folder's name; default: generated gestures")
     p.add_argument("--port", default=None, metavar="URL|inproc",
                    help="a running device (pty path, socket://127.0.0.1:PORT, /dev/ttyUSB0) or "
                    "'inproc' for the in-process C runtime; default: start the emulator")
@@ -117,26 +118,98 @@ def fit_input_map(art, width: int, height: int):
 def dataset(args):
     """(class dataset, sensor (w, h), a name) for the episodes."""
     from . import events
+    from .cli import UsageError
 
     if args.recordings:
         if len(args.recordings) == 1 and args.recordings[0].is_dir():
-            ds = events.open_dataset(args.recordings[0])
+            try:
+                ds = events.open_dataset(args.recordings[0])
+            except (events.EventFormatError, FileNotFoundError) as e:
+                raise UsageError(f"--recordings: {e}") from None
             name = str(args.recordings[0])
         else:
-            from .cli import UsageError
-
-            parents = {p.parent for p in args.recordings}
-            if len(parents) != 1 or not all(p.is_file() for p in args.recordings):
-                raise UsageError("--recordings takes one folder, or files of one class/file "
-                                 "folder")
-            ds = events.FolderDataset(next(iter(parents)).parent)
-            name = str(next(iter(parents)).parent)
-        first = ds.get(ds.classes[0], 0)
+            if not all(p.is_file() for p in args.recordings):
+                raise UsageError("--recordings takes one folder, or files (no folders)")
+            ds = LabelledFiles(args.recordings)
+            n = sum(map(ds.count, ds.classes))
+            name = f"{n} file{'s' * (n != 1)}"
+        if not ds.classes:
+            raise UsageError(f"--recordings: no recordings found in {name}")
+        try:
+            first = ds.get(ds.classes[0], 0)
+        except events.EventFormatError as e:
+            raise UsageError(f"--recordings: {e}") from None
         return ds, (first.width, first.height), name
     # classes generated with a seed of their own: trajectories the artifact never saw
     ds = events.gestures(n_classes=max(8, args.ways), samples_per_class=args.shots +
                          args.queries + 2, seed=1000 + args.seed)
     return ds, ds.sensor_size, f"generated gestures (seed {1000 + args.seed})"
+
+
+class LabelledFiles:
+    """Recordings named one by one, as a class dataset (``classes``, ``count``, ``get``: what
+    :class:`edgelearn.events.EpisodeSampler` needs). The class of a file is the digit its
+    folder's N-MNIST label list gives it (a ``.bs2``/``.bin`` file beside a ``*.txt`` list, as
+    :class:`edgelearn.events.NMNISTFolder` reads it), else the name of its folder (the
+    ``class/file`` layout). Classes are strings, sorted numerically when all are integers."""
+
+    def __init__(self, paths):
+        from . import events
+        from .cli import UsageError
+
+        listed: dict = {}  # folder -> {file: digit} from its label list
+        files: dict[str, list] = {}  # class -> [(sort key, file)]
+        for p in dict.fromkeys(Path(q).resolve() for q in paths):
+            lists = sorted(p.parent.glob("*.txt"))
+            if p.suffix.lower() in (".bs2", ".bin") and lists:
+                if p.parent not in listed:
+                    nm = events.NMNISTFolder(p.parent)
+                    listed[p.parent] = {f.resolve(): c for c in nm.classes for f in nm.files[c]}
+                if p not in listed[p.parent]:
+                    raise UsageError(f"--recordings: {p} has no label in the N-MNIST label "
+                                     f"list {lists[0]}")
+                label, key = str(listed[p.parent][p]), (str(p.parent), int(p.stem))
+            else:
+                label, key = p.parent.name, (str(p), 0)
+            files.setdefault(label, []).append((key, p))
+        # in the order of the folder forms (NMNISTFolder by number, FolderDataset by name), so
+        # naming every file of a folder gives the episodes of the folder
+        digits = all(c.isdigit() for c in files)
+        self.classes = tuple(sorted(files, key=lambda c: (int(c), c) if digits else (0, c)))
+        self.files = {c: [p for _, p in sorted(files[c])] for c in self.classes}
+
+    def count(self, c) -> int:
+        return len(self.files[c])
+
+    def get(self, c, i: int):
+        from . import events
+
+        rec = events.read(self.files[c][i])
+        return rec.replace(meta={**rec.meta, "label": c, "path": str(self.files[c][i])})
+
+    def get_many(self, pairs):
+        return [self.get(c, i) for c, i in pairs]
+
+    def items(self):
+        for c in self.classes:
+            for i in range(self.count(c)):
+                yield c, i
+
+
+def check_episodes(args, ds, name: str) -> None:
+    """Enough classes for ``--ways`` and samples in each for ``--shots`` + ``--queries``."""
+    from .cli import UsageError
+
+    k = len(ds.classes)
+    if k < args.ways:
+        shown = ", ".join(map(str, ds.classes[:10])) + (", ..." if k > 10 else "")
+        raise UsageError(f"--recordings: {k} class{'es' * (k != 1)} ({shown}) in {name}, "
+                         f"fewer than --ways {args.ways}")
+    need = args.shots + args.queries
+    n = min(ds.count(c) for c in ds.classes)
+    if n < need:
+        raise UsageError(f"--recordings: some classes in {name} have only {n} "
+                         f"sample{'s' * (n != 1)}, fewer than --shots + --queries = {need}")
 
 
 def open_learner(args, art, stack):
@@ -315,6 +388,8 @@ def run(args: argparse.Namespace) -> int:
     args.artifact = artifact_path(args)
     art = load_artifact(args.artifact)
     ds, (sw, sh), data_name = dataset(args)
+    if args.recordings:
+        check_episodes(args, ds, data_name)
     art = fit_input_map(art, sw, sh)
     n_cls = art.network.populations[art.readout.population].size
     if args.ways > n_cls:
@@ -323,6 +398,7 @@ def run(args: argparse.Namespace) -> int:
                                     n_query=args.queries, splits={"test": list(ds.classes)},
                                     seed=args.seed)
     pace = None if args.headless else args.speed
+    examples = "one example" if args.shots == 1 else f"{args.shots} examples"
     report = {"artifact": str(args.artifact), "data": data_name, "ways": args.ways,
               "shots": args.shots, "queries_per_class": args.queries, "episodes": [],
               "engine": None}
@@ -345,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
                 view.learned = names[:lab + 1] if len(view.learned) <= lab else view.learned
                 o = stream_sample(learner, rec, lab, view, pace=pace,
                                   label=f"episode {e + 1}/{n_episodes}: learning class "
-                                  f"{names[lab]} from one example")
+                                  f"{names[lab]} from {examples}")
                 _account(view, o, learner, dev, bytes0)
                 shots.append({"class": names[lab], "device_s": o.seconds, "events": o.events})
                 timeline.append({"episode": e, "kind": "shot", "label": lab,

@@ -133,3 +133,128 @@ def test_api_demo_script_fast_mode(model, capsys):
     res = mod.main(["--artifact", str(model), "--fast"])
     assert res["total"] == 2 * 3 * 2
     assert "C runtime == twin" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def fails(capsys, args, *expect):
+    """``edgelearn ARGS`` exits 2 with one line on stderr holding every ``expect``."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for e in expect:
+        assert e in err, err
+
+
+@pytest.mark.skipif(not NMNIST.exists(), reason=f"real recordings not found at {NMNIST}")
+def test_oneshot_recordings_files_are_those_files(model, tmp_path, capsys):
+    import shutil
+
+    head = ["demo", "oneshot", "--headless", "--artifact", str(model), "--port", "inproc",
+            "--report", str(tmp_path / "r.json"), "--recordings"]
+    # one N-MNIST file: its digit from the label list beside it, one class only
+    fails(capsys, [*head, str(NMNIST / "1.bs2")], "1 class (5) in 1 file", "--ways 5")
+    # every file of the folder, named: the folder's episodes
+    files = sorted(map(str, NMNIST.glob("*.bs2")))
+    common = ["--artifact", str(model), "--port", "inproc", "--episodes", "1"]
+    named = demo([*common, "--recordings", *files], tmp_path / "named.json")
+    folder = demo([*common, "--recordings", str(NMNIST)], tmp_path / "folder.json")
+    assert predictions(named) == predictions(folder) and named["data"] == "50 files"
+    assert named["episodes"][0]["classes"] == folder["episodes"][0]["classes"]
+    # class/file folders: the class of a file is its folder's name
+    for digit, ids in (("three", (3, 30)), ("seven", (7, 77)), ("nine", (9, 19))):
+        (tmp_path / "cf" / digit).mkdir(parents=True)
+        for i in ids:
+            shutil.copy(NMNIST / f"{i}.bs2", tmp_path / "cf" / digit)
+    cf = sorted(map(str, (tmp_path / "cf").glob("*/*.bs2")))
+    rep = demo(["--artifact", str(model), "--port", "inproc", "--episodes", "1", "--ways", "3",
+                "--queries", "1", "--recordings", *cf], tmp_path / "cf.json")
+    assert sorted(rep["episodes"][0]["classes"]) == ["nine", "seven", "three"]
+    fails(capsys, [*head, *cf, "--ways", "3"], "only 2 samples", "--shots + --queries = 3")
+    # a file its folder's label list does not name
+    (tmp_path / "nm").mkdir()
+    shutil.copy(NMNIST / "train1K.txt", tmp_path / "nm")
+    shutil.copy(NMNIST / "1.bs2", tmp_path / "nm" / "99999.bs2")
+    fails(capsys, [*head, str(tmp_path / "nm" / "99999.bs2")], "99999.bs2 has no label",
+          "train1K.txt")
+    fails(capsys, [*head, str(NMNIST / "1.bs2"), str(tmp_path)], "one folder, or files")
+
+
+@pytest.mark.skipif(not NMNIST.exists(), reason=f"real recordings not found at {NMNIST}")
+def test_oneshot_too_few_samples_for_the_episodes(model, tmp_path, capsys):
+    head = ["demo", "oneshot", "--headless", "--artifact", str(model), "--port", "inproc",
+            "--report", str(tmp_path / "r.json"), "--recordings", str(NMNIST)]
+    fails(capsys, [*head, "--queries", "10"], "only 5 samples", "--shots + --queries = 11")
+    fails(capsys, [*head, "--shots", "3", "--queries", "3"], "--shots + --queries = 6")
+    fails(capsys, [*head, "--ways", "11"], "10 classes", "fewer than --ways 11")
+
+
+def test_oneshot_says_how_many_examples_it_learns_from(model, tmp_path, monkeypatch):
+    from edgelearn import _demo_oneshot as D
+
+    labels = []
+    stream = D.stream_sample
+
+    def spy(*a, label, **kw):
+        labels.append(label)
+        return stream(*a, label=label, **kw)
+
+    monkeypatch.setattr(D, "stream_sample", spy)
+    demo(["--artifact", str(model), "--port", "inproc", "--episodes", "1", "--ways", "2",
+          "--shots", "3", "--queries", "1"], tmp_path / "r.json")
+    learning = [x for x in labels if "learning class" in x]
+    assert len(learning) == 6 and all(x.endswith("from 3 examples") for x in learning)
+
+
+def test_incontext_bad_options_are_one_line_errors(tmp_path, capsys):
+    head = ["demo", "incontext", "--headless"]
+    for opt, value in (("--episodes", "0"), ("--episodes", "-2"), ("--way", "0"),
+                       ("--way", "-1")):
+        fails(capsys, [*head, opt, value], f"{opt} must be >= 1")
+    fails(capsys, [*head, "--model", str(tmp_path / "nonexist.json")], "no such file")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    fails(capsys, [*head, "--model", str(readme)], "not an attention model JSON")
+    fails(capsys, [*head, "--data", "nmnist", "--nmnist", str(tmp_path / "no")],
+          "no such folder")
+    fails(capsys, [*head, "--data", "nmnist", "--nmnist", str(tmp_path)], "no label list")
+    if NMNIST.exists():
+        fails(capsys, [*head, "--data", "nmnist", "--nmnist", str(NMNIST), "--way", "11"],
+              "--way 11", "has 10 classes")
+
+
+def test_fsm_step_must_be_positive(capsys):
+    for step in ("0", "-5"):
+        fails(capsys, ["demo", "fsm", "--step-ms", step], "--step-ms must be > 0")
+
+
+def test_report_that_cannot_be_written_fails_before_the_demo(tmp_path, capsys, monkeypatch):
+    from edgelearn import _cli_demo
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    ran = []
+    for name, (module, _) in _cli_demo.DEMOS.items():
+        monkeypatch.setattr(f"{module}.run", lambda args: ran.append(args) or 0)
+        fails(capsys, ["demo", name, "--report", str(afile / "dir" / "r.json")],
+              f"{afile} is not a folder")
+        fails(capsys, ["demo", name, "--report", "/proc/r.json"], "--report /proc/r.json")
+        fails(capsys, ["demo", name, "--report", str(tmp_path)], "is a folder")
+    assert not ran and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_help_lists_every_demo():
+    from edgelearn import _cli_demo
+    from edgelearn.cli import COMMANDS
+
+    assert all(name in COMMANDS["demo"][1] for name in _cli_demo.DEMOS)
+
+
+def test_core_learning_does_not_depend_on_steps(tmp_path):
+    reports = []
+    for steps in ("20", "300", "2000"):
+        path = tmp_path / f"core{steps}.json"
+        assert main(["demo", "core", "--steps", steps, "--report", str(path)]) == 0
+        reports.append(json.loads(path.read_text()))
+    assert reports[0]["learning"] == reports[1]["learning"] == reports[2]["learning"]
+    assert reports[1]["learning"]["twin"]["accuracy"] == 1.0
