@@ -33,5 +33,7 @@ def reading(path: Path, errors: type[Exception] | tuple[type[Exception], ...]) -
         raise UsageError(f"{path}: permission denied") from None
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not a text file (byte {e.start} is not UTF-8)") from None
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror or e}") from None
     except errors as e:
         raise UsageError(str(e)) from None

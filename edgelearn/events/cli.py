@@ -70,20 +70,11 @@ def _read(path, fmt):
 
 def _guard(path, fn):
     """Run ``fn``, turning bad input into a one-line :class:`UsageError`."""
+    from .._cli_common import reading
     from . import EventFormatError
 
-    try:
+    with reading(path, (EventFormatError, ValueError)):  # ValueError: a bad --format
         return fn()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory") from None
-    except OSError as e:
-        raise UsageError(f"{path}: {e.strerror or e}") from None
-    except EventFormatError as e:
-        raise UsageError(str(e)) from None
-    except ValueError as e:  # bad --format
-        raise UsageError(str(e)) from None
 
 
 def _info(args) -> int:
