@@ -8,9 +8,11 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="TOML config (see metatrain/configs/)")
-    p.add_argument("--out", required=True, help="run folder (created)")
+    p.add_argument("--out", required=True,
+                   help="run folder (created; must be missing or empty without --resume)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the run folder's checkpoints")
+                   help="continue from the run folder's checkpoints (a missing or empty folder: "
+                        "start a fresh run, saying so)")
     p.add_argument("--devices", type=int, default=None,
                    help="use the first N devices (default: all; episodes are sharded over them)")
     p.add_argument("--no-eval", action="store_true", help="skip the final held-out report")
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from . import config, train
 
     path = Path(args.config)
+    if path.is_dir():
+        raise UsageError(f"config {args.config} is a directory, not a TOML file")
     if not path.is_file():
         raise UsageError(f"config {args.config} does not exist")
     try:
@@ -54,15 +58,12 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, dist=dataclasses.replace(
             cfg.dist, distributed=True, coordinator=args.coordinator,
             num_processes=args.num_processes, process_id=args.process_id))
+    # the run folder, --devices and --artifact are checked by train.run before any work (where
+    # the process that writes them is known: process 0 of a multi-process run)
     try:
         train.run(cfg, text, Path(args.out), resume=args.resume, quiet=args.quiet,
-                  devices=args.devices, evaluate=not args.no_eval)
+                  devices=args.devices, evaluate=not args.no_eval,
+                  artifact=Path(args.artifact) if args.artifact else None)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    import jax
-
-    if args.artifact and jax.process_index() == 0:
-        import shutil
-
-        shutil.copyfile(Path(args.out) / "model.elm", args.artifact)
     return 0

@@ -6,9 +6,12 @@ See ``metatrain/configs/*.toml`` and ``docs/metatrain.md`` for the meaning of ea
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from edgelearn import constants as C
 
 from .model import ModelConfig
 
@@ -123,6 +126,8 @@ def _build(cls, raw: dict[str, Any], where: str):
             raise ValueError(f"{where}: unknown key {k!r}; known: {sorted(fields)}")
         default = getattr(cls(), k)
         if isinstance(default, tuple):
+            if not isinstance(v, list):
+                raise ValueError(f"{where}.{k} must be a list, got {v!r}")
             v = tuple(v)
         elif isinstance(default, bool):
             if not isinstance(v, bool):
@@ -143,6 +148,9 @@ def from_dict(raw: dict[str, Any]) -> Config:
                 raise ValueError(f"[{k}] must be a table")
             top[k] = _build(_SECTIONS[k], v, k)
         elif k in ("name", "seed"):
+            if type(v) is not type(getattr(Config(), k)):
+                raise ValueError(f"{k} must be {type(getattr(Config(), k)).__name__}, "
+                                 f"got {v!r}")
             top[k] = v
         else:
             raise ValueError(f"unknown top-level key {k!r}; known: name, seed, "
@@ -152,20 +160,94 @@ def from_dict(raw: dict[str, Any]) -> Config:
     return cfg
 
 
+# Every number that counts, sizes, divides, indexes or seeds something, with its allowed range
+# (lowest, highest; None: no bound), checked before any work; the network's fields take the
+# core's ranges (docs/spec.md section 3), as edgelearn.Population and Connection check them.
+_RANGES: tuple[tuple[str, str, int, int | None], ...] = (
+    ("data", "generator_seed", 0, None), ("data", "samples", 1, None),
+    ("data", "eval_samples", 1, None), ("data", "dt_us", 1, None), ("data", "steps", 1, None),
+    ("episode", "ways", 1, None), ("episode", "shots", 1, None),
+    ("episode", "queries", 1, None),
+    ("model", "n_inputs", 1, None), ("model", "hidden", 1, None),
+    ("model", "bias_units", 0, None), ("model", "w_init_std", 0, None),
+    ("model", "hid_du", 0, C.DECAY_MAX), ("model", "hid_dv", 0, C.DECAY_MAX),
+    ("model", "hid_vth", 0, C.VTH_MANT_MAX),
+    ("model", "hid_w_exp", C.WEIGHT_EXP_MIN, C.WEIGHT_EXP_MAX),
+    ("model", "hid_refractory", 1, C.REFRACT_MAX),
+    ("model", "out_du", 0, C.DECAY_MAX), ("model", "out_dv", 0, C.DECAY_MAX),
+    ("model", "out_vth", 0, C.VTH_MANT_MAX),
+    ("model", "out_w_exp", C.WEIGHT_EXP_MIN, C.WEIGHT_EXP_MAX),
+    ("model", "out_refractory", 1, C.REFRACT_MAX),
+    ("model", "r_pos", C.THIRD_MIN, C.THIRD_MAX), ("model", "r_neg", C.THIRD_MIN, C.THIRD_MAX),
+    ("model", "seed", 0, 2**32 - 1),
+    ("pretrain", "steps", 0, None), ("pretrain", "ways", 1, None),
+    ("pretrain", "samples", 2, None),  # at least one prototype and one query per class
+    ("pretrain", "lr_w", 0, None), ("pretrain", "lr_neuron", 0, None),
+    ("meta", "steps", 0, None), ("meta", "batch", 1, None), ("meta", "lr_w", 0, None),
+    ("meta", "lr_neuron", 0, None), ("meta", "lr_hyper", 0, None), ("meta", "lr_w0", 0, None),
+    ("meta", "lr_beta", 0, None), ("meta", "warmup", 0, None), ("meta", "val_every", 1, None),
+    ("meta", "val_episodes", 1, None), ("meta", "checkpoint_every", 1, None),
+    ("eval", "episodes", 1, None), ("eval", "queries", 1, None),
+    ("eval", "curve_episodes", 1, None), ("eval", "transfer_steps", 1, None),
+    ("eval", "nmnist_queries", 1, None),
+    ("dist", "num_processes", 0, None), ("dist", "process_id", -1, None),
+)
+# floats that must be > 0 (a zero clip or temperature silently stops learning)
+_POSITIVE = (("model", "beta"), ("meta", "clip"), ("eval", "transfer_lr"))
+
+
+def _check_ranges(cfg: Config) -> None:
+    if cfg.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {cfg.seed}")
+    for sec in _SECTIONS:
+        for f in dataclasses.fields(_SECTIONS[sec]):
+            v = getattr(getattr(cfg, sec), f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{sec}.{f.name} must be finite, got {v}")
+    for sec, key, lo, hi in _RANGES:
+        v = getattr(getattr(cfg, sec), key)
+        if v < lo or (hi is not None and v > hi):
+            allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise ValueError(f"{sec}.{key} must be {allowed}, got {v}")
+    for sec, key in _POSITIVE:
+        if not getattr(getattr(cfg, sec), key) > 0:
+            raise ValueError(f"{sec}.{key} must be > 0, got {getattr(getattr(cfg, sec), key)}")
+
+
 def check(cfg: Config) -> None:
+    _check_ranges(cfg)
     e, d, m = cfg.episode, cfg.data, cfg.meta
+    if d.kind not in ("glyphs", "gestures"):
+        raise ValueError(f"data.kind must be 'glyphs' or 'gestures', got {d.kind!r}")
     if cfg.model.ways != e.ways:
         raise ValueError(f"model.ways = {cfg.model.ways} must equal episode.ways = {e.ways}")
     if cfg.model.steps != d.steps:
         raise ValueError(f"model.steps = {cfg.model.steps} must equal data.steps = {d.steps}")
     if m.order not in ("full", "first"):
         raise ValueError(f"meta.order must be 'full' or 'first', got {m.order!r}")
-    if cfg.model.bias_units < 0:
-        raise ValueError(f"model.bias_units must be >= 0, got {cfg.model.bias_units}")
+    from .data import input_map_for
+
+    n_axons = input_map_for(d.kind, dt_us=d.dt_us).n_axons
+    if cfg.model.n_inputs != n_axons:
+        raise ValueError(f"model.n_inputs = {cfg.model.n_inputs} must equal the {d.kind} input "
+                         f"map's {n_axons} axons")
+    if cfg.model.n_hidden > C.MAX_FANIN:
+        raise ValueError(f"model.hidden + model.bias_units = {cfg.model.n_hidden} exceeds the "
+                         f"readout's MAX_FANIN = {C.MAX_FANIN}")
+    cfg.model.parsed_rule.hyper()  # a rule that does not parse raises RuleError (a ValueError)
+    if cfg.eval.engine not in ("runtime", "twin"):
+        raise ValueError(f"eval.engine must be 'runtime' or 'twin', got {cfg.eval.engine!r}")
+    if cfg.dist.coordinator and not 0 <= cfg.dist.process_id < cfg.dist.num_processes:
+        raise ValueError(f"dist.process_id = {cfg.dist.process_id} must be in 0 .. "
+                         f"dist.num_processes - 1 = {cfg.dist.num_processes - 1} where "
+                         f"dist.coordinator is set")
     if cfg.pretrain.metric not in ("euclid", "dot"):
         raise ValueError(f"pretrain.metric must be 'euclid' or 'dot', got {cfg.pretrain.metric!r}")
     for name in ("train_classes", "val_classes", "test_classes"):
-        a, b = getattr(d, name)
+        span = getattr(d, name)
+        if len(span) != 2 or any(type(x) is not int for x in span):
+            raise ValueError(f"data.{name} must be [start, stop], two integers, got {list(span)}")
+        a, b = span
         if not 0 <= a < b:
             raise ValueError(f"data.{name} must be [start, stop) with 0 <= start < stop")
     spans = sorted([d.train_classes, d.val_classes, d.test_classes])
@@ -180,8 +262,10 @@ def check(cfg: Config) -> None:
         if b - a < need:
             raise ValueError(f"data.{name} = [{a}, {b}) holds {b - a} classes, fewer than "
                              f"{why} = {need}")
-    if any(not isinstance(k, int) or k < 1 for k in m.train_shots):
-        raise ValueError(f"meta.train_shots must be integers >= 1, got {list(m.train_shots)}")
+    for key, shots in (("meta.train_shots", m.train_shots),
+                       ("eval.shots_curve", cfg.eval.shots_curve)):
+        if any(type(k) is not int or k < 1 for k in shots):
+            raise ValueError(f"{key} must be integers >= 1, got {list(shots)}")
     most = max((e.shots, *m.train_shots))
     if d.samples < most + e.queries:
         raise ValueError(f"data.samples = {d.samples} must be >= shots + episode.queries = "

@@ -351,11 +351,19 @@ def transfer_predict(fs, ls, fq, ways, *, steps: int = 100, lr: float = 0.1) -> 
     return np.asarray(jnp.argmax(jnp.asarray(xq) @ p["W"] + p["b"], -1))
 
 
-def summarize(acc: np.ndarray) -> dict[str, float]:
+def summarize(acc: np.ndarray) -> dict[str, Any]:
+    """Mean accuracy over episodes and its 95 % interval half-width ``1.96 * std / sqrt(n)``;
+    ``ci95`` is None for one episode (no spread to estimate: JSON ``null``, never ``NaN``,
+    which strict JSON parsers reject)."""
     acc = np.asarray(acc, np.float64)
     n = len(acc)
-    ci = 1.96 * acc.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-    return {"acc": float(acc.mean()), "ci95": float(ci), "episodes": n}
+    ci = float(1.96 * acc.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    return {"acc": float(acc.mean()), "ci95": ci, "episodes": n}
+
+
+def format_ci(ci95: float | None, *, digits: int = 2) -> str:
+    """``ci95`` (a fraction) as a percentage for a summary line, ``n/a`` where undefined."""
+    return "n/a" if ci95 is None else f"{100 * ci95:.{digits}f}"
 
 
 def evaluate(art, eps: Episodes, *, engine: str = "runtime", baselines: bool = False,
@@ -436,11 +444,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if art.readout is None or art.input_map is None:
         raise UsageError(f"{args.artifact}: needs a readout and an input map section")
-    for name in ("shots", "queries", "episodes", "workers"):
+    for name in ("ways", "shots", "queries", "episodes", "workers"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name} must be >= 1")
+    if args.json and (Path(args.json).is_dir() or not Path(args.json).parent.is_dir()):
+        # before minutes of episodes, not after
+        raise UsageError(f"--json {args.json}: " + ("is a folder; name the file"
+                                                    if Path(args.json).is_dir()
+                                                    else "its folder does not exist"))
     workers = args.workers or min(os.cpu_count() or 1, 8)
-    ways = args.ways or art.network.populations[art.readout.population].size
+    ways = args.ways if args.ways is not None else \
+        art.network.populations[art.readout.population].size
     spec = args.data or art.manifest.get("data", {}).get("kind", "glyphs")
     from .train import progress_display
 
@@ -459,7 +473,7 @@ def run(args: argparse.Namespace) -> int:
                                                   else "")]
     for k in ("metatrained", "handset", "handset_init", "transfer", "ncm"):
         if k in res:
-            lines.append(f"  {k:12s} {100 * res[k]['acc']:6.2f} % +- {100 * res[k]['ci95']:.2f}")
+            lines.append(f"  {k:12s} {100 * res[k]['acc']:6.2f} % +- {format_ci(res[k]['ci95'])}")
     if "episodes_c_ne_twin" in res:
         lines.append(f"  episodes where C predictions differ from the twin: "
                      f"{res['episodes_c_ne_twin']}")

@@ -25,8 +25,8 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
         if not quiet:
             m = r["metatrained"]
             print(f"report: {what}: meta-trained rule {100 * m['acc']:.1f} +- "
-                  f"{100 * m['ci95']:.1f} % ({time.monotonic() - t0:.0f} s)", file=sys.stderr,
-                  flush=True)
+                  f"{ev.format_ci(m['ci95'], digits=1)} % ({time.monotonic() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
     eps = ev.make_episodes(art, cfg.data.kind, ways=e.ways, shots=e.shots, queries=E.queries,
@@ -98,7 +98,9 @@ def plots(out: Path, curve: list[dict[str, Any]]) -> None:
         for m in ("metatrained", "handset", "transfer", "ncm"):
             if m in curve[0]:
                 y = np.array([c[m]["acc"] for c in curve])
-                err = np.array([c[m]["ci95"] for c in curve])
+                # no bar where the interval is undefined (ci95 None: one episode)
+                err = np.array([np.nan if c[m]["ci95"] is None else c[m]["ci95"]
+                                for c in curve])
                 a.errorbar(shots, y, yerr=err, label=m, marker="o", capsize=3)
         a.set_xlabel("shots per class")
         a.set_ylabel("held-out accuracy")

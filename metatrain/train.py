@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -69,8 +71,15 @@ def peak_rss_mb() -> float:
 
 
 def make_mesh(n_devices: int | None = None) -> Mesh:
+    """A 1-D mesh (axis ``"ep"``) over the first ``n_devices`` devices (default: all); more
+    than there are raises ValueError."""
     devs = jax.devices()
     if n_devices is not None:
+        if n_devices > len(devs):
+            hint = ("; for N CPU devices set XLA_FLAGS=--xla_force_host_platform_device_count=N"
+                    if devs[0].platform == "cpu" else "")
+            raise ValueError(f"--devices {n_devices}: there are only {len(devs)} "
+                             f"{devs[0].platform} device(s){hint}")
         devs = devs[:n_devices]
     return Mesh(np.array(devs), ("ep",))
 
@@ -224,27 +233,60 @@ def make_eval_fn(cfg: Config):
 # --------------------------------------------------------------------------- the run
 
 
+def check_out(out: Path, *, resume: bool) -> None:
+    """Refuse a run folder that would lose a run or mix two (ValueError). Without ``resume``
+    it must be missing or empty. With ``resume`` it must hold a run (``config.toml``), or be
+    missing or empty: then there is nothing to resume, and the run starts fresh and says so
+    on stderr (rather than refusing: a batch job that always passes ``--resume``, to survive
+    preemption, then works on its first start too)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a run folder")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    is_run = (out / "config.toml").is_file()
+    listing = f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}"
+    if resume and not is_run and held:
+        raise ValueError(f"--resume: {out} holds no run (no config.toml) but is not empty "
+                         f"({listing}); choose another --out")
+    if not resume and is_run:
+        raise ValueError(f"--out {out} already holds a run: pass --resume to continue it, or "
+                         f"choose another --out")
+    if not resume and held:
+        raise ValueError(f"--out {out} is not empty ({listing}); choose another --out")
+    if resume and not is_run:
+        print(f"--resume: nothing to resume in {out} (missing or empty); starting a fresh run",
+              file=sys.stderr, flush=True)
+
+
+def check_artifact(path: Path) -> None:
+    """Refuse an ``--artifact`` path that could not be written (before the run, not after)."""
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"--artifact {path} is a folder; name the file (e.g. {path}/model.elm)")
+    if not folder.is_dir():
+        raise ValueError(f"--artifact {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists()
+                                                    and not os.access(path, os.W_OK)):
+        raise ValueError(f"--artifact {path}: not writable")
+
+
 class Run:
     """A run folder: metrics, checkpoints, progress."""
 
     def __init__(self, out: Path, cfg: Config, cfg_text: str, *, resume: bool, quiet: bool,
                  writer: bool = True):
         """``writer = False`` (every process but the first of a multi-process run): the folder
-        is neither read nor written here; checkpoints come from the writer (``sync_ckpt``)."""
+        is neither read nor written here; checkpoints come from the writer (``sync_ckpt``).
+        The folder is checked first (:func:`check_out`): a run is never overwritten."""
         self.out, self.cfg, self.quiet, self.writer = out, cfg, quiet or not writer, writer
         self.metrics = None
         if not writer:
             return
+        check_out(out, resume=resume)
+        if (out / "config.toml").exists() and (out / "config.toml").read_text() != cfg_text:
+            raise ValueError(f"--resume: {out / 'config.toml'} differs from the config given")
         out.mkdir(parents=True, exist_ok=True)
-        (out / "checkpoints").mkdir(exist_ok=True)
-        if (out / "config.toml").exists() and resume:
-            if (out / "config.toml").read_text() != cfg_text:
-                raise ValueError(f"--resume: {out / 'config.toml'} differs from the config given")
-        elif (out / "metrics.jsonl").exists() and not resume:
-            (out / "metrics.jsonl").unlink()
-            for f in (out / "checkpoints").glob("*.pkl"):
-                f.unlink()
         (out / "config.toml").write_text(cfg_text)
+        (out / "checkpoints").mkdir(exist_ok=True)
         self.metrics = open(out / "metrics.jsonl", "a")
 
     def log(self, **rec: Any) -> None:
@@ -416,11 +458,16 @@ def validate(cfg: Config, eval_fn, theta, pool: data.RasterPool, n: int) -> floa
     return float(np.mean(np.concatenate(accs)))
 
 
+def _check_batch(cfg: Config, mesh: Mesh) -> None:
+    n_dev = mesh.devices.size
+    if cfg.meta.batch % n_dev:
+        raise ValueError(f"meta.batch = {cfg.meta.batch} must be a multiple of the {n_dev} "
+                         f"devices")
+
+
 def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
     m, e = cfg.meta, cfg.episode
-    n_dev = mesh.devices.size
-    if m.batch % n_dev:
-        raise ValueError(f"meta.batch = {m.batch} must be a multiple of the {n_dev} devices")
+    _check_batch(cfg, mesh)
     tx = meta_optimizer(cfg, theta)
     opt_state = tx.init(theta)
     start = 0
@@ -478,8 +525,11 @@ def export(cfg: Config, theta, metrics: dict[str, Any]) -> Artifact:
 
 
 def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: bool = False,
-        devices: int | None = None, evaluate: bool = True) -> dict[str, Any]:
-    """Run a whole experiment into ``out``; returns the summary (also in ``report.json``)."""
+        devices: int | None = None, evaluate: bool = True,
+        artifact: Path | None = None) -> dict[str, Any]:
+    """Run a whole experiment into ``out``; returns the summary (also in ``report.json``).
+    ``artifact``: also copy the final ``model.elm`` there. Bad devices, run folder or artifact
+    path raise ValueError before any work (on every process of a multi-process run)."""
     if cfg.dist.distributed:
         kw = {}
         if cfg.dist.coordinator:
@@ -489,8 +539,24 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
     t_start = time.time()
     # several processes: the first one writes the run folder, the others only compute
     writer = jax.process_index() == 0
-    r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet, writer=writer)
     mesh = make_mesh(devices)
+    _check_batch(cfg, mesh)
+    refused = None
+    try:
+        if writer and artifact is not None:
+            check_artifact(artifact)
+        r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet, writer=writer)
+    except ValueError as e:
+        refused = str(e)
+    if jax.process_count() > 1:
+        # the writer alone checks the paths; the others must stop with it, not wait for it in
+        # the first collective
+        from jax.experimental import multihost_utils as mh
+
+        if int(mh.broadcast_one_to_all(np.int32(refused is not None))) and refused is None:
+            refused = "process 0 refused its run folder or --artifact (its error says why)"
+    if refused is not None:
+        raise ValueError(refused)
     info = {"seed": cfg.seed, "generator_seed": cfg.data.generator_seed,
             "devices": [str(d) for d in mesh.devices.flat], "processes": jax.process_count(),
             "jax": jax.__version__, "source_version": source_version()}
@@ -524,6 +590,8 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
         save(out / "model.elm", art)
     summary["total_wall_s"] = round(time.time() - t_start, 1)
     (out / "report.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if artifact is not None:
+        shutil.copyfile(out / "model.elm", artifact)
     if not quiet:
         print(json.dumps(summary, indent=1), file=sys.stderr)
     return summary

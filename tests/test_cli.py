@@ -53,8 +53,8 @@ def test_paths_that_are_not_files_are_one_line_errors(tmp_path, capsys):
     out = tmp_path / "no" / "such" / "folder" / "r.json"
     assert main(["evaluate", shipped, "--episodes", "1", "--queries", "1", "--quiet",
                  "--json", str(out)]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err[-1] == f"edgelearn evaluate: error: No such file or directory: {out}"
+    assert capsys.readouterr().err == (f"edgelearn evaluate: error: --json {out}: its folder "
+                                       f"does not exist\n")  # before any episode
 
 
 def test_inspect_shows_the_source_version(capsys):
@@ -90,3 +90,16 @@ def test_events_generate_refuses_a_folder_with_files(tmp_path, capsys):
     assert main(["events", "generate", "glyphs", str(out), "--classes", "1", "--samples", "1"]) == 2
     assert "already holds files" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["0", "1", "dataset.json"]  # untouched
+
+
+def test_an_output_path_through_a_file_is_a_one_line_error(tmp_path, capsys):
+    # any subcommand: an OSError about a path the user gave ends as one line naming it, exit 2
+    from pathlib import Path
+
+    machine = Path(__file__).resolve().parent.parent / "edgelearn" / "data" / "fsm_example.toml"
+    (tmp_path / "f").write_text("a file, not a folder")
+    out = tmp_path / "f" / "m.npz"
+    assert main(["fsm", "compile", str(machine), "-n", "1000", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("edgelearn fsm: error: ") and str(tmp_path / "f") in err
+    assert err.count("\n") == 1

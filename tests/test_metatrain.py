@@ -209,6 +209,108 @@ def test_config_errors_name_the_key(tmp_path):
     assert cfg.episode.ways == cfg.model.ways
 
 
+@pytest.mark.parametrize("raw, msg", [
+    ({"model": {"hidden": -4}}, "model.hidden must be >= 1, got -4"),
+    ({"meta": {"batch": 0}}, "meta.batch must be >= 1, got 0"),
+    ({"meta": {"val_every": 0}}, "meta.val_every must be >= 1, got 0"),
+    ({"meta": {"checkpoint_every": -1}}, "meta.checkpoint_every must be >= 1, got -1"),
+    ({"meta": {"lr_w": -0.1}}, "meta.lr_w must be >= 0, got -0.1"),
+    ({"meta": {"clip": 0}}, "meta.clip must be > 0, got 0.0"),
+    ({"meta": {"warmup": -1}}, "meta.warmup must be >= 0, got -1"),
+    ({"pretrain": {"samples": 1}}, "pretrain.samples must be >= 2, got 1"),
+    ({"pretrain": {"steps": -1}}, "pretrain.steps must be >= 0, got -1"),
+    ({"episode": {"shots": 0}}, "episode.shots must be >= 1, got 0"),
+    ({"data": {"dt_us": 0}}, "data.dt_us must be >= 1, got 0"),
+    ({"data": {"train_classes": [0]}}, r"data.train_classes must be \[start, stop\], two "
+                                       r"integers, got \[0\]"),
+    ({"data": {"train_classes": 5}}, "data.train_classes must be a list, got 5"),
+    ({"data": {"kind": "nmnist"}}, "data.kind must be 'glyphs' or 'gestures'"),
+    ({"model": {"hid_du": 5000}}, r"model.hid_du must be in \[0, 4095\], got 5000"),
+    ({"model": {"out_refractory": 0}}, r"model.out_refractory must be in \[1, 64\], got 0"),
+    ({"model": {"r_pos": 200}}, r"model.r_pos must be in \[-128, 127\], got 200"),
+    ({"model": {"beta": float("nan")}}, "model.beta must be finite, got nan"),
+    ({"model": {"n_inputs": 100}}, "model.n_inputs = 100 must equal the glyphs input map's "
+                                   "578 axons"),
+    ({"model": {"rule": "dw ="}}, "model.rule"),
+    ({"eval": {"episodes": 0}}, "eval.episodes must be >= 1, got 0"),
+    ({"eval": {"transfer_lr": 0.0}}, "eval.transfer_lr must be > 0, got 0.0"),
+    ({"eval": {"engine": "c"}}, "eval.engine must be 'runtime' or 'twin'"),
+    ({"eval": {"shots_curve": [1, 0]}}, r"eval.shots_curve must be integers >= 1, got \[1, 0\]"),
+    ({"dist": {"coordinator": "h:1"}}, "dist.process_id = -1 must be in 0 .. "
+                                       "dist.num_processes - 1 = -1"),
+    ({"seed": -1}, "seed must be >= 0, got -1"),
+    ({"seed": "0"}, "seed must be int, got '0'"),
+])
+def test_config_ranges_are_checked_up_front(raw, msg):
+    # every count, size, step count and rate is checked before any work, naming key and value
+    # (model.hidden = -4 was a JAX traceback, meta.batch = 0 "not enough values to unpack")
+    with pytest.raises(ValueError, match=msg):
+        config.from_dict(raw)
+
+
+def test_summarize_one_episode_is_valid_json():
+    # one episode has no interval: null in the JSON (NaN is not JSON), "n/a" in the summary
+    from metatrain import evaluate as ev
+
+    one = ev.summarize(np.array([0.5]))
+    assert one == {"acc": 0.5, "ci95": None, "episodes": 1}
+    json.dumps(one, allow_nan=False)
+    assert ev.format_ci(None) == "n/a" and ev.format_ci(0.01234) == "1.23"
+    assert ev.summarize(np.array([0.0, 1.0]))["ci95"] == pytest.approx(0.98)  # 1.96 * 0.5
+
+
+def test_check_out_never_overwrites_a_run(tmp_path, capsys):
+    from metatrain import train
+
+    train.check_out(tmp_path / "new", resume=False)  # missing or empty: a fresh run
+    train.check_out(tmp_path, resume=False)
+    assert capsys.readouterr().err == ""
+    # --resume where there is nothing to resume: a fresh run, saying so
+    train.check_out(tmp_path / "new", resume=True)
+    train.check_out(tmp_path, resume=True)
+    assert capsys.readouterr().err.count("nothing to resume") == 2
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text("")
+    with pytest.raises(ValueError, match="already holds a run: pass --resume"):
+        train.check_out(run, resume=False)
+    train.check_out(run, resume=True)
+    (tmp_path / "other" / "x").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"is not empty \(x\); choose another --out"):
+        train.check_out(tmp_path / "other", resume=False)
+    with pytest.raises(ValueError, match="holds no run"):
+        train.check_out(tmp_path / "other", resume=True)
+    with pytest.raises(ValueError, match="is a file"):
+        train.check_out(run / "config.toml", resume=True)
+
+
+def test_metatrain_cli_refuses_before_any_work(tmp_path, capsys):
+    # bad paths and device counts are refused up front (exit 2), not after training
+    from edgelearn.cli import main
+
+    def refused(*args):
+        assert main(["metatrain", *args]) == 2
+        return capsys.readouterr().err
+
+    assert "is a directory, not a TOML file" in refused(str(tmp_path), "--out", str(tmp_path))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text("old")
+    (run / "metrics.jsonl").write_text("{}\n")
+    err = refused(str(SMOKE), "--out", str(run))
+    assert "already holds a run: pass --resume" in err
+    assert (run / "metrics.jsonl").read_text() == "{}\n"  # the old run is untouched
+    n, platform = len(jax.devices()), jax.devices()[0].platform
+    err = refused(str(SMOKE), "--out", str(tmp_path / "a"), "--devices", str(n + 1))
+    assert f"--devices {n + 1}: there are only {n} {platform} device(s)" in err
+    if platform == "cpu":
+        assert "XLA_FLAGS=--xla_force_host_platform_device_count=N" in err
+    err = refused(str(SMOKE), "--out", str(tmp_path / "b"), "--artifact",
+                  str(tmp_path / "nonexist" / "m.elm"))
+    assert f"folder {tmp_path / 'nonexist'} does not exist" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 
 
 
@@ -391,6 +493,24 @@ def test_evaluate_cli_bad_input(tmp_path):
         assert r.returncode == 2 and "must be A-B with integers" in r.stderr, r.stderr
     r = _cli("evaluate", shipped, "--workers", "0")
     assert r.returncode == 2 and "--workers must be >= 1" in r.stderr, r.stderr
+    for ways in ("0", "-3"):  # 0 was the readout's size (5) silently
+        r = _cli("evaluate", shipped, "--ways", ways)
+        assert r.returncode == 2 and "--ways must be >= 1" in r.stderr, r.stderr
+
+
+def test_evaluate_cli_one_episode_is_strict_json(tmp_path):
+    # one episode: no confidence interval; stdout and --json stay valid (strict) JSON
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+
+    shipped = str(ROOT / "edgelearn" / "data" / "oneshot_default.elm")
+    r = _cli("evaluate", shipped, "--data", "glyphs:classes=0-5", "--shots", "1", "--queries",
+             "1", "--episodes", "1", "--engine", "twin", "--quiet", "--json",
+             str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert strict(r.stdout)["metatrained"]["ci95"] is None
+    assert strict((tmp_path / "r.json").read_text())["metatrained"]["ci95"] is None
+    assert "% +- n/a" in r.stderr
 
 
 def test_evaluate_episodes_do_not_depend_on_workers():
