@@ -348,6 +348,8 @@ def stream_sample(learner, rec, cls, view: View, *, pace: float | None, label: s
 
     art = learner.artifact
     ev = rec.events
+    if len(ev) > 1 and np.any(np.diff(ev["t"].astype(np.int64)) < 0):
+        ev = np.sort(ev, order="t", kind="stable")  # windows are cut by time below
     t0 = int(ev["t"][0]) if len(ev) else 0
     steps, dt = art.readout.steps, art.input_map.dt_us
     ev = ev[ev["t"] < t0 + steps * dt]

@@ -61,17 +61,18 @@ def map_events(events: np.ndarray, input_map: InputMap, *, t0_us: int | None = N
     """Sensor events (a structured array with fields ``t`` (us), ``x``, ``y``, ``p``) as
     ``(t, addr)`` for EVENTS: ``t = (t_us - t0_us) // dt_us``, ``addr`` the input axon of
     ``docs/artifact.md``; events outside the map's window, or before ``t0_us``, are dropped.
-    ``t0_us`` defaults to the first event's time, as :func:`edgelearn.events.bin_events` does
-    (step 0 at the sample's first event). A step past 2^32 - 1 (the wire's u32 timestep) is
-    refused with ``ValueError`` rather than wrapped."""
+    ``t0_us`` defaults to the earliest event's time, as :func:`edgelearn.events.bin_events`
+    does (the events need not be time-sorted). A step past 2^32 - 1 (the wire's u32 timestep)
+    is refused with ``ValueError`` rather than wrapped."""
     m = input_map
     ts = np.asarray(events["t"], np.int64)
     if t0_us is None:
-        t0_us = int(ts[0]) if len(ts) else 0
+        t0_us = int(ts.min()) if len(ts) else 0
     t = (ts - t0_us) // m.dt_us
     x = np.asarray(events["x"], np.int64) - m.x0
     y = np.asarray(events["y"], np.int64) - m.y0
-    p = np.asarray(events["p"], np.int64) if m.polarities == 2 else np.zeros_like(x)
+    # any nonzero polarity is ON, as AddressMap has it
+    p = (np.asarray(events["p"]) != 0).astype(np.int64) if m.polarities == 2 else np.zeros_like(x)
     ok = (t >= 0) & (x >= 0) & (y >= 0)
     qx, qy = x >> m.shift, y >> m.shift
     ok &= (qx < m.width) & (qy < m.height)

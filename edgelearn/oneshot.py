@@ -168,7 +168,7 @@ def _EVENT_DTYPE():
 
 def _whole(learner, rec, cls: int | None) -> Outcome:
     events = rec.events if isinstance(rec, Recording) else rec
-    learner.begin(cls, int(events["t"][0]) if len(events) else 0)
+    learner.begin(cls, int(events["t"].min()) if len(events) else 0)
     learner.feed(events, learner.artifact.readout.steps)
     return learner.finish()
 

@@ -329,11 +329,12 @@ def test_map_events_follows_the_input_map():
     # (99, x'=0, y'=0, p=0) -> step 0 axon 0; (150, 0, 0, 1) -> step 1 axon 16;
     # (250, x'=3, y'=3) -> step 2 axon 15; x < x0 dropped
     assert t.tolist() == [0, 1, 2] and a.tolist() == [0, 16, 15]
-    # by default step 0 starts at the first event (t = 150 here), as bin_events has it
+    # by default step 0 starts at the earliest event (t = 10 here, an event the map drops),
+    # as bin_events has it, whatever the order of the events
     late = ev.copy()
     late["t"] += 10**12  # a camera clock that has run for 11.6 days
-    t, a = map_events(late[[0, 2, 1]], m)
-    assert t.tolist() == [0, 1] and a.tolist() == [16, 15]  # 99 is before t0: dropped
+    t, a = map_events(late[[3, 2, 0, 1]], m)
+    assert t.tolist() == [0, 1, 2] and a.tolist() == [0, 16, 15]
     with pytest.raises(ValueError, match="u32 timestep"):
         map_events(late, m, t0_us=0)  # steps past 2^32 are refused, not wrapped
 
@@ -537,3 +538,11 @@ def test_cli_emulator_says_when_its_firmware_dies():
         p.kill()
     assert p.returncode == 1
     assert f"the host firmware stopped (killed by signal {signal.SIGKILL.value})" in err
+
+
+def test_map_events_polarity_is_on_when_nonzero():
+    # as AddressMap has it: p = 2 is ON (it addressed an axon past the map before)
+    m = artifact.InputMap(4, 4, 2, dt_us=100)
+    ev = np.array([(0, 1, 1, 1), (5, 1, 1, 2)],
+                  dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
+    assert map_events(ev, m)[1].tolist() == [21, 21]

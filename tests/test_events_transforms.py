@@ -199,3 +199,28 @@ def test_bin_stream_equals_bin_events_on_the_whole_recording():
     # live: a paced replay feeds it slice by slice
     src = E.PacedSource(E.Recording(ev, 8, 6), speed=50.0, slice_us=20_000, clock=E.ManualClock())
     assert np.array_equal(np.concatenate(list(E.bin_stream(src, amap, dt_us=1000))), whole)
+
+
+def test_unsorted_events_bin_as_sorted_ones():
+    # binning, frames and rebase take the earliest event as the start, whatever the order
+    rec = _rec()
+    rev = rec.replace(events=rec.events[::-1].copy())
+    amap = E.AddressMap.dense(rec.width, rec.height)
+    np.testing.assert_array_equal(E.bin_events(rev, amap, dt_us=100),
+                                  E.bin_events(rec, amap, dt_us=100))
+    np.testing.assert_array_equal(E.to_frames(rev, n_frames=3), E.to_frames(rec, n_frames=3))
+    assert E.rebase(rev).events["t"].min() == 0 and rev.duration_us == rec.duration_us
+
+
+def test_bad_sizes_are_value_errors():
+    rec = _rec()
+    amap = E.AddressMap.dense(rec.width, rec.height)
+    for call in (lambda: E.AddressMap.pooled(34, 34, 0), lambda: E.AddressMap.dense(-3, 34),
+                 lambda: E.to_frames(rec, dt_us=0), lambda: E.to_frames(rec, dt_us=-5),
+                 lambda: E.bin_events(rec, amap, dt_us=2.5),
+                 lambda: E.bin_batch([rec], amap, dt_us=10, n_steps=4, align="zer")):
+        with pytest.raises(ValueError):
+            call()
+    # an event outside the sensor is refused when the recording is made
+    with pytest.raises(ValueError, match="x = 40, outside the 34 x 34 sensor"):
+        E.Recording(E.make_events([0], [40], [0], [1]), 34, 34)

@@ -16,6 +16,13 @@ import numpy as np
 from ._types import Recording, concat_events, select_events
 
 
+def _positive(**values) -> None:
+    """Each value must be an integer > 0 (ValueError naming it otherwise)."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0:
+            raise ValueError(f"{name} must be an integer > 0, got {v!r}")
+
+
 def time_window(rec: Recording, t_start: int, t_end: int) -> Recording:
     """Events with ``t_start <= t < t_end`` (us); the recording must be time-sorted."""
     a, b = np.searchsorted(rec.events["t"], [t_start, t_end], side="left")
@@ -23,10 +30,10 @@ def time_window(rec: Recording, t_start: int, t_end: int) -> Recording:
 
 
 def rebase(rec: Recording) -> Recording:
-    """Shift time so that the first event is at t = 0."""
+    """Shift time so that the earliest event is at t = 0."""
     ev = select_events(rec.events, slice(None))
     if len(ev):
-        ev["t"] -= ev["t"][0]
+        ev["t"] -= ev["t"].min()
     return rec.replace(events=ev)
 
 
@@ -138,6 +145,7 @@ class AddressMap:
 
     @classmethod
     def dense(cls, width: int, height: int, *, polarity: str = "split") -> AddressMap:
+        _positive(width=width, height=height)
         """Row-major pixel order. ``polarity``: ``"split"`` (axon ``(p*H + y)*W + x``, 2*W*H
         axons), ``"merge"`` (``y*W + x``, both polarities to one axon), ``"on"`` or ``"off"``
         (only that polarity, ``y*W + x``)."""
@@ -156,6 +164,7 @@ class AddressMap:
     def pooled(cls, width: int, height: int, factor: int, *, polarity: str = "split") -> AddressMap:
         """Like :meth:`dense` on a grid downsampled by ``factor`` (``factor`` x ``factor``
         pixel blocks share an axon): fewer axons for small cores."""
+        _positive(width=width, height=height, factor=factor)
         gw, gh = -(-width // factor), -(-height // factor)
         coarse = cls.dense(gw, gh, polarity=polarity)
         ys = np.arange(height) // factor
@@ -189,7 +198,8 @@ def bin_events(
         address_map: the ``(x, y, p) -> axon`` mapping.
         dt_us: timestep length in microseconds.
         n_steps: number of timesteps T; by default enough to hold the last event.
-        t0: time of the start of step 0 (default: the first event's time).
+        t0: time of the start of step 0 (default: the earliest event's time; the events need
+            not be time-sorted).
         counts: return event counts (uint16, saturating) instead of booleans.
 
     Returns:
@@ -197,10 +207,9 @@ def bin_events(
         ``t0 + T*dt_us``, or mapped to -1 are dropped.
     """
     ev = rec.events if isinstance(rec, Recording) else rec
-    if dt_us <= 0:
-        raise ValueError(f"dt_us must be > 0, got {dt_us}")
+    _positive(dt_us=dt_us)
     if t0 is None:
-        t0 = int(ev["t"][0]) if len(ev) else 0
+        t0 = int(ev["t"].min()) if len(ev) else 0
     if n_steps is None:
         n_steps = int((int(ev["t"].max()) - t0) // dt_us + 1) if len(ev) else 0
     if n_steps < 0:
@@ -225,6 +234,8 @@ def bin_batch(
 
     ``align="first"`` starts each sample's step 0 at its own first event; ``"zero"`` at t = 0.
     """
+    if align not in ("first", "zero"):
+        raise ValueError(f"align must be 'first' or 'zero', got {align!r}")
     out = np.zeros((len(recs), n_steps, address_map.n_axons), dtype=bool)
     for i, r in enumerate(recs):
         t0 = None if align == "first" else 0
@@ -282,7 +293,11 @@ def to_frames(
     ev = rec.events
     if not len(ev):
         return np.zeros((n_frames or 1, rec.height, rec.width), dtype=np.int32)
-    t0, t1 = int(ev["t"][0]), int(ev["t"][-1])
+    if dt_us is not None:
+        _positive(dt_us=dt_us)
+    if n_frames is not None:
+        _positive(n_frames=n_frames)
+    t0, t1 = int(ev["t"].min()), int(ev["t"].max())  # the events need not be time-sorted
     if dt_us is None:
         n_frames = n_frames or 1
         dt_us = max(1, -(-(t1 - t0 + 1) // n_frames))

@@ -105,6 +105,12 @@ class Recording:
             v = getattr(self, name)
             if not (isinstance(v, int | np.integer) and 0 < int(v) <= MAX_COORD + 1):
                 raise ValueError(f"Recording.{name} must be an int in 1..65536, got {v!r}")
+        if len(self.events):
+            for axis, size in (("x", self.width), ("y", self.height)):
+                top = int(self.events[axis].max())
+                if top >= size:
+                    raise ValueError(f"Recording: an event has {axis} = {top}, outside the "
+                                     f"{self.width} x {self.height} sensor")
 
     @property
     def sensor_size(self) -> tuple[int, int]:
@@ -116,10 +122,10 @@ class Recording:
 
     @property
     def duration_us(self) -> int:
-        """``t_last - t_first`` in microseconds (0 for fewer than two events)."""
+        """Latest minus earliest event time in microseconds (0 for fewer than two events)."""
         if len(self) < 2:
             return 0
-        return int(self.events["t"][-1] - self.events["t"][0])
+        return int(self.events["t"].max() - self.events["t"].min())
 
     def stats(self) -> dict:
         """Summary used by ``edgelearn events info``: counts, size and time span."""
