@@ -265,8 +265,14 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
         raise ValueError(f"pixels hold {T} steps; a token of {t_token} steps holds at most "
                          f"{t_token - DRAIN}")
     slots = np.arange(N) if slots is None else np.asarray(slots)
-    if N and (slots.max() >= lay.n_slots or np.asarray(labels).max() >= lay.n_labels):
-        raise ValueError("a slot or label is out of range for this network")
+    labels = np.asarray(labels)
+    if labels.shape != (N,) or slots.shape != (N,):
+        raise ValueError(f"{N} examples need {N} labels and {N} slots, got shapes "
+                         f"{labels.shape} and {slots.shape}")
+    for name, v, n in (("label", labels, lay.n_labels), ("slot", slots, lay.n_slots)):
+        if N and (not np.issubdtype(v.dtype, np.integer) or v.min() < 0 or v.max() >= n):
+            raise ValueError(f"a {name} is out of range for this network: {name}s must be "
+                             f"integers in [0, {n}), got {v.tolist()}")
     raster = np.zeros((N, t_token, lay.n_inputs), bool)
     raster[:, :T, :lay.n_pixels] = pixels
     raster[np.arange(N), :, lay.n_pixels + slots] = True
@@ -274,7 +280,7 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
     raster[:, T:, lay.go_axon] = True  # encoder silenced after the events
     third = np.zeros((N, t_token, lay.n_neurons), np.int8)
     third[np.arange(N), :, lay.slot0 + slots] = r_key
-    third[np.arange(N), :, lay.out0 + np.asarray(labels)] = r_value
+    third[np.arange(N), :, lay.out0 + labels] = r_value
     return raster, third
 
 

@@ -311,15 +311,24 @@ class Device:
                n_steps: int) -> StreamResult:
         """Input a whole event stream and run until step ``n_steps`` (absolute), with flow
         control: events go in windows of timesteps that fit the device's queue, each followed
-        by a RUN to the window's end; no event is dropped (the result counts them)."""
+        by a RUN to the window's end; no event is dropped (the result counts them). Events
+        must lie in ``[device step, n_steps)``: ``ValueError`` otherwise (``t`` is absolute: a
+        second sample mapped from step 0 is shifted by the device's step)."""
         t = np.asarray(t, np.int64)
         addr = np.asarray(addr, np.int64)
+        if t.shape != addr.shape or t.ndim != 1:
+            raise ValueError(f"t and addr must be 1-D of one length, got shapes {t.shape} "
+                             f"and {addr.shape}")
         if len(t) and np.any(np.diff(t) < 0):
             raise ValueError("t must be non-decreasing")
         cap = self._limits().event_queue
         max_run = self._limits().max_run_steps
         res = StreamResult()
         step = self.info().step
+        if len(t) and (t[0] < step or t[-1] >= n_steps):
+            raise ValueError(f"events at steps {int(t[0])}..{int(t[-1])} are outside "
+                             f"[{step}, {n_steps}): the device is at step {step} and the "
+                             f"stream ends at n_steps = {n_steps}")
         i, n = 0, len(t)
         while step < n_steps:
             j, end = i, n_steps  # the next window: whole timesteps of events that fit the queue

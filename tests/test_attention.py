@@ -49,6 +49,13 @@ def test_context_program_places_addresses_mode_and_third_factors(model):
     assert (third[0, :, lay.slot0 + 2] == A.R_KEY).all() and (third[0, :, lay.out0 + 3] ==
                                                                A.R_VALUE).all()
     assert np.count_nonzero(third) == 2 * 2 * model.t_token
+    # a negative label or slot would index from the end (another neuron, a pixel axon):
+    # refused, as are too many or too few labels
+    for labels, slots in (([-1, 0], None), ([0, 1], [-1, 0]), ([0], None), ([4, 0], None),
+                          ([0, 1], [0, 3])):
+        with pytest.raises(ValueError, match="out of range|need 2 labels"):
+            A.context_program(lay, px, np.array(labels), t_token=model.t_token,
+                              slots=None if slots is None else np.array(slots))
     q = A.query_raster(lay, px, t_token=model.t_token, ramp_steps=model.ramp_steps)
     go = q[0, :, lay.go_axon]
     assert go[model.n_steps:model.n_steps + model.ramp_steps].all() and go.sum() == \

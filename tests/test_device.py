@@ -546,3 +546,19 @@ def test_map_events_polarity_is_on_when_nonzero():
     ev = np.array([(0, 1, 1, 1), (5, 1, 1, 2)],
                   dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
     assert map_events(ev, m)[1].tolist() == [21, 21]
+
+
+def test_stream_refuses_events_it_would_not_input(emu_tcp):
+    # t is absolute: events before the device's step, or at/after n_steps, are refused with
+    # the range named (events past n_steps were left out silently before)
+    with Device(emu_tcp.url) as dev:
+        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
+        dev.reset(model=False)
+        assert dev.stream(np.array([0, 3]), np.array([1, 2]), 10).sent == 2
+        with pytest.raises(ValueError, match=r"outside \[10, 20\)"):
+            dev.stream(np.array([0, 3]), np.array([1, 2]), 20)  # mapped from 0: shift by 10
+        with pytest.raises(ValueError, match="outside"):
+            dev.stream(np.array([12, 25]), np.array([1, 2]), 20)
+        with pytest.raises(ValueError, match="one length"):
+            dev.stream(np.array([12, 13]), np.array([1]), 20)
+        assert dev.stream(np.array([10, 13]), np.array([1, 2]), 20).sent == 2
