@@ -35,17 +35,18 @@ def _check_int_array(name: str, value: object, lo: int, hi: int, shape: tuple[in
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "b" or arr.size == 0:
             arr = arr.astype(np.int64)
-        elif arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
+        elif arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or \
+                not np.all(arr == np.round(arr)):
             raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     if shape is not None and arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
     if arr.size:
-        mn, mx = int(arr.min()), int(arr.max())
+        # range first, on the values as given: a float like 1e20 must not wrap in a cast
+        mn, mx = arr.min(), arr.max()
         if mn < lo or mx > hi:
             bad = mn if mn < lo else mx
-            raise ValueError(f"{name} holds {bad}, out of range [{lo}, {hi}]")
+            shown = int(bad) if arr.dtype.kind in "iu" else f"{float(bad):g}"
+            raise ValueError(f"{name} holds {shown}, out of range [{lo}, {hi}]")
     return np.ascontiguousarray(arr.astype(dtype))
 
 
@@ -81,7 +82,11 @@ class Population:
                               ("refractory", 1, C.REFRACT_MAX)):
             object.__setattr__(self, field, _check_int(f"{self.name}.{field}",
                                                        getattr(self, field), lo, hi))
-        bias = np.broadcast_to(np.asarray(self.bias_mant), (size,))
+        bias = np.asarray(self.bias_mant)
+        if bias.shape not in ((), (1,), (size,)):
+            raise ValueError(f"{self.name}.bias_mant has shape {bias.shape}, expected () (one "
+                             f"value for every neuron) or ({size},)")
+        bias = np.broadcast_to(bias, (size,))
         bias = _check_int_array(f"{self.name}.bias_mant", bias, C.BIAS_MANT_MIN,
                                 C.BIAS_MANT_MAX, (size,), np.int32)
         object.__setattr__(self, "bias_mant", _frozen(bias))
@@ -234,9 +239,17 @@ def _check_connection(k: int, c: Connection, sizes: dict[str, int]) -> Connectio
     mixed = c.mixed
     if mixed is None:
         mixed = bool(np.any(w < 0) and np.any(w > 0))
-    if c.rule is not None and not isinstance(c.rule, Rule):
-        raise TypeError(f"{where}.rule must be an edgelearn.rule.Rule (use rule.parse(text)), "
-                        f"got {type(c.rule).__name__}")
+    elif not isinstance(mixed, (bool, np.bool_)):
+        raise TypeError(f"{where}.mixed must be True, False or None (Lava's rule), "
+                        f"got {mixed!r}")
+    if c.rule is not None:
+        if not isinstance(c.rule, Rule):
+            raise TypeError(f"{where}.rule must be an edgelearn.rule.Rule (use "
+                            f"rule.parse(text)), got {type(c.rule).__name__}")
+        try:  # the twin must accept exactly the rules the C loader accepts
+            c.rule.check()
+        except ValueError as e:
+            raise ValueError(f"{where}.rule: {e}") from None
     return Connection(c.src, c.dst, _frozen(w), w_exp, bool(mixed), indptr, indices, c.rule)
 
 

@@ -16,6 +16,7 @@ device without recompiling.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
 import struct
 from pathlib import Path
@@ -36,6 +37,11 @@ TARGETS = {"dw": 0, "de": 1}
 ROUNDING = {"stochastic": 0, "floor": 1, "nearest": 2}
 MAGIC = b"ELRU"
 CONST_MIN, CONST_MAX = -32768, 32767
+
+
+def _is_int(v: object) -> bool:
+    """An integer (Python or numpy), not a bool and not a float however integral."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 class RuleError(ValueError):
@@ -136,6 +142,9 @@ class Hyper:
             if len(vals) != n:
                 raise ValueError(f"hyper.{name} needs {n} values, got {len(vals)}")
             for k, v in enumerate(vals):
+                if not _is_int(v):
+                    raise ValueError(f"hyper.{name}[{k}] must be an integer in [{lo}, {hi}], "
+                                     f"got {v!r}")
                 if not lo <= int(v) <= hi:
                     raise ValueError(f"hyper.{name}[{k}] = {v} is out of range [{lo}, {hi}]")
         for k, (_, term) in enumerate(rule.terms):
@@ -176,6 +185,60 @@ class Rule:
         return Hyper(coef=tuple(t.mant for _, t in self.terms), decay=self.decay,
                      impulse=self.impulse,
                      gate=tuple(t.gate_th for _, t in self.terms if t.gate is not None))
+
+    def check(self) -> Rule:
+        """Refuse (``ValueError`` naming the field) a rule that the C loader (``el_rule_load``)
+        would refuse or that does not encode: everything :func:`parse` guarantees, for a rule
+        built or changed by hand (``dataclasses.replace``). Returns the rule unchanged."""
+        def setting(name: str, lo: int, hi: int) -> int:
+            v = getattr(self, name)
+            if not _is_int(v) or not lo <= int(v) <= hi:
+                raise ValueError(f"rule {name} = {v!r} is not an integer in [{lo}, {hi}]")
+            return int(v)
+
+        setting("t_epoch", 1, C.T_EPOCH_MAX)
+        w_min = setting("w_min", C.WEIGHT_MIN, C.WEIGHT_MAX)
+        w_max = setting("w_max", C.WEIGHT_MIN, C.WEIGHT_MAX)
+        if w_min > w_max:
+            raise ValueError(f"rule w_min = {w_min} is above w_max = {w_max}")
+        for name in ("decay", "impulse"):
+            v = getattr(self, name)
+            if not isinstance(v, (tuple, list)) or len(v) != len(TRACES):
+                raise ValueError(f"rule {name} must be {len(TRACES)} integers (traces "
+                                 f"{' '.join(TRACES)}), got {v!r}")
+        if self.rounding not in ROUNDING:
+            raise ValueError(f"rule rounding = {self.rounding!r} is not one of "
+                             f"{', '.join(ROUNDING)}")
+        if not isinstance(self.targets, dict) or "dw" not in self.targets or \
+                not set(self.targets) <= set(TARGETS):
+            raise ValueError(f"rule targets must be dw and optionally de, got "
+                             f"{list(self.targets) if isinstance(self.targets, dict) else None}")
+        for tgt, terms in self.targets.items():
+            if not 1 <= len(terms) <= C.RULE_MAX_TERMS:
+                raise ValueError(f"rule target {tgt} has {len(terms)} terms "
+                                 f"(1 to {C.RULE_MAX_TERMS})")
+        for k, (tgt, t) in enumerate(self.terms):
+            for f in t.factors + ((t.gate,) if t.gate is not None else ()):
+                for c, name in f.items:
+                    if name not in VARIABLES or not _is_int(c):
+                        raise ValueError(f"rule term {k} ({tgt}): item {c!r} * {name!r} needs "
+                                         f"an integer and a variable of {', '.join(VARIABLES)}")
+            if not _is_int(t.exp) or not C.COEF_EXP_MIN <= t.exp <= C.COEF_EXP_MAX:
+                raise ValueError(f"rule term {k} ({tgt}): exponent {t.exp!r} is not an integer "
+                                 f"in [{C.COEF_EXP_MIN}, {C.COEF_EXP_MAX}]")
+            if t.gate is not None and t.gate.bound() >= C.PRODUCT_LIMIT:
+                raise ValueError(f"rule term {k} ({tgt}): gate {t.gate.text()} can reach "
+                                 f"{t.gate.bound()} >= 2^24 in magnitude")
+            if t.bound() >= C.PRODUCT_LIMIT:
+                raise ValueError(f"rule term {k} ({tgt}): product too wide for the accumulator: "
+                                 f"|P| can reach {t.bound()} >= 2^24 in {t.text()}")
+        self.hyper().check(self)  # coefficients, trace decays and impulses, gate thresholds
+        try:
+            code = self.microcode()
+        except (struct.error, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"rule does not encode as microcode: {e}") from None
+        decode(code)  # the rest of the C loader's checks (factors, variables, constants)
+        return self
 
     def with_hyper(self, hyper: Hyper) -> Rule:
         """The same structure with new hyperparameter values (checked)."""

@@ -135,6 +135,73 @@ class SimResult(NamedTuple):
     stats: dict[str, jax.Array]
 
 
+# --------------------------------------------------------------------------- input checks
+
+
+def _concrete(x: object) -> np.ndarray | None:
+    """``x`` as a numpy array when its values are known now; ``None`` when it is traced
+    (under ``jit``, ``grad`` or ``vmap``), where only its shape can be checked."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    try:
+        return np.asarray(x)
+    except jax.errors.TracerArrayConversionError:  # e.g. a list holding tracers
+        return None
+
+
+def _numeric_kind(name: str, a: np.ndarray) -> str:
+    """``"b"``, ``"i"`` or ``"f"`` for the dtypes the twin takes (bool, integers, floats)."""
+    if a.dtype == np.bool_:
+        return "b"
+    if jnp.issubdtype(a.dtype, jnp.integer):
+        return "i"
+    if jnp.issubdtype(a.dtype, jnp.floating):
+        return "f"
+    raise TypeError(f"{name} must be a bool, integer or float array, got dtype {a.dtype}")
+
+
+def _check_raster(name: str, a: np.ndarray) -> None:
+    """Spikes only: bool, or integers / floats equal to 0 or 1 (as the C runtime's
+    ``_spike_array``, which also takes no NaN, no 2, no -1, no 0.5)."""
+    if _numeric_kind(name, a) == "b" or a.size == 0:
+        return
+    bad = ~((a == 0) | (a == 1))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must hold only spikes (bool, or 0/1), got {a[at]} at index "
+                         f"{at} ({int(bad.sum())} such values)")
+
+
+def _check_third(name: str, a: np.ndarray) -> None:
+    """Integers in ``[THIRD_MIN, THIRD_MAX]`` (as the C runtime's ``_third_array``); integral
+    floats are taken, nothing is clipped."""
+    kind = _numeric_kind(name, a)
+    if kind == "f" and a.size:
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold integers, got {a[at]} at index {at}")
+    if kind != "b" and a.size:
+        mn, mx = a.min(), a.max()
+        if mn < C.THIRD_MIN or mx > C.THIRD_MAX:
+            raise ValueError(f"{name} holds values in [{mn}, {mx}], out of range "
+                             f"[{C.THIRD_MIN}, {C.THIRD_MAX}]")
+
+
+def _check_seed(seed: object) -> object:
+    """A 32-bit unsigned seed: an integer (Python, numpy or an integer array scalar), or a
+    traced one, which is taken as it is."""
+    a = _concrete(seed)
+    if a is None:
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or a.shape != () or not jnp.issubdtype(
+            a.dtype, jnp.integer):
+        raise TypeError(f"seed must be an integer in [0, 2^32 - 1], got {seed!r}")
+    if not 0 <= int(a) <= 2**32 - 1:
+        raise ValueError(f"seed = {int(a)} is out of range [0, 2^32 - 1]")
+    return int(a)
+
+
 # --------------------------------------------------------------------------- construction
 
 
@@ -182,6 +249,7 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
         topo = network
         if params is None and any(rule is not None for _, _, rule in topo.conns):
             raise TypeError("init_state() of a Topology with plastic connections needs params")
+    seed = 0 if seed is None else _check_seed(seed)
     n = topo.n_neurons
     z = jnp.zeros((n,), _F)
     plastic = tuple(
@@ -190,7 +258,7 @@ def init_state(network: Network | Topology, params: Params | None = None, *,
         for (src, dst, rule), cp in zip(topo.conns, params.conns if params else
                                         (None,) * len(topo.conns), strict=True))
     return State(u=z, v=z, ref=z, s=z, s_in=jnp.zeros((topo.n_inputs,), _F), r=z,
-                 t=jnp.asarray(0, jnp.uint32), seed=jnp.asarray(seed or 0, jnp.uint32),
+                 t=jnp.asarray(0, jnp.uint32), seed=jnp.asarray(seed, jnp.uint32),
                  learn=jnp.asarray(1.0, _F), plastic=plastic)
 
 
@@ -325,10 +393,15 @@ def simulate(network: Network | Topology, params: Params | None = None,
     row ``k-1`` holding the input axons that spike at step ``k`` (they enter ``u`` at ``k+1``).
 
     ``third`` (optional, ``(T, n_neurons)``): the third factor ``r`` the host holds at each step
-    (written before the step). ``params`` defaults to the network's own integers, ``state`` to
-    the zero state. Leading batch dimensions of ``inputs``/``third`` are mapped with ``vmap``
-    (params and state shared, state broadcast). Pure and ``jit``-compiled; differentiable
-    with respect to every float in ``params`` (spec section 8).
+    (written before the step), integers in ``[-128, 127]``. Concrete ``inputs`` and ``third``
+    are refused as the C runtime refuses them (``ValueError`` for a value other than 0/1 in the
+    raster, a non-integer or out-of-range third factor, or a wrong shape; ``TypeError`` for a
+    dtype other than bool, integer or float); traced ones (under ``jit``/``grad``) are checked
+    by shape only, a traced ``third`` clipped to its range. ``params`` defaults to the
+    network's own integers, ``state`` to the zero state. Leading batch dimensions of
+    ``inputs``/``third`` are mapped with ``vmap`` (params and state shared, state broadcast).
+    Pure and ``jit``-compiled; differentiable with respect to every float in ``params`` (spec
+    section 8).
     """
     if inputs is None:
         raise TypeError("simulate() needs inputs: a (T, n_inputs) spike raster")
@@ -340,17 +413,25 @@ def simulate(network: Network | Topology, params: Params | None = None,
         topo = network
         if params is None:
             raise TypeError("simulate() with a Topology needs params")
+    # Concrete inputs (numpy, or jax arrays outside a trace) are checked as the C runtime
+    # checks them; traced ones (meta-training under jit/grad) only by shape.
+    concrete = _concrete(inputs)
+    if concrete is not None:
+        _check_raster("inputs", concrete)
     raster = jnp.asarray(inputs)
     if raster.ndim < 2 or raster.shape[-1] != topo.n_inputs:
         raise ValueError(f"inputs must have shape (T, {topo.n_inputs}), got {raster.shape}")
     if raster.shape[-2] < 1:
         raise ValueError("inputs must hold at least one step")
     if third is not None:
+        concrete = _concrete(third)
+        if concrete is not None:
+            _check_third("third", concrete)
         third = jnp.asarray(third, _F)
         if third.shape != raster.shape[:-1] + (topo.n_neurons,):
             raise ValueError(f"third must have shape {raster.shape[:-1] + (topo.n_neurons,)}, "
                              f"got {third.shape}")
-        third = fixed.quantize(third, C.THIRD_MIN, C.THIRD_MAX)
+        third = fixed.quantize(third, C.THIRD_MIN, C.THIRD_MAX)  # traced values: clipped
     if state is None:
         state = init_state(network, params)
     fn = functools.partial(_simulate, topo, probe=probe)

@@ -5,12 +5,15 @@
 ``u`` at step 2 (output row 1).
 """
 
+import dataclasses
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from edgelearn import Connection, Network, Population, layer, twin
+from edgelearn import INPUT, Connection, Network, Population, layer, twin
 
 
 def run(net, raster):
@@ -204,3 +207,152 @@ def test_quantize_np_gives_the_integers_of_quantize():
         want = np.asarray(fixed.quantize(x, lo, hi)).astype(np.int64)
         assert np.array_equal(fixed.quantize_np(x, lo, hi), want)
     assert fixed.quantize_np(np.nextafter(np.float32(0.5), np.float32(0)), -1, 1) == 1
+
+
+# --------------------------------------------------------------------------- audit: the twin
+# refuses what the C runtime refuses (concrete inputs), and Network refuses what C's loader does
+
+AUDIT_NET = dict(n_inputs=2, size=1, w=np.array([[10, 20]]), vth_mant=1000)
+
+
+@pytest.mark.parametrize("value", [2, -1, 0.5, np.nan])
+def test_raster_values_other_than_spikes_are_refused(value):
+    from edgelearn import runtime
+
+    net = layer(**AUDIT_NET)
+    r = np.zeros((3, 2))
+    r[1, 0] = value
+    with pytest.raises(ValueError, match=r"inputs must hold only spikes .* at index \(1, 0\)"):
+        twin.simulate(net, inputs=r)
+    with pytest.raises(ValueError, match="only spikes"):  # concrete jax arrays and batches too
+        twin.simulate(net, inputs=jnp.asarray(np.stack([np.zeros((3, 2)), r])))
+    with pytest.raises((ValueError, TypeError)):  # and the C runtime refuses it as well
+        runtime.simulate(net, r.astype(np.int64) if value in (2, -1) else r)
+    with pytest.raises(TypeError, match="dtype complex"):
+        twin.simulate(net, inputs=np.zeros((3, 2), complex))
+
+
+def test_spike_rasters_of_every_dtype_give_the_same_answer():
+    net = layer(**AUDIT_NET)
+    r = np.zeros((4, 2), bool)
+    # u = (10 + 20) * 64 = 1920 at step 2, then du + 1 = 1: (1920 * 4095) >> 12 = 1919,
+    # (1919 * 4095) >> 12 = 1918
+    r[0] = True
+    want = [0, 1920, 1919, 1918]
+    for x in (r, r.astype(np.float32), r.astype(np.int8), jnp.asarray(r, jnp.float32),
+              r.tolist()):
+        assert np.asarray(twin.simulate(net, inputs=x, probe=True).u)[:, 0].tolist() == want
+
+
+def test_traced_rasters_are_not_checked_by_value():
+    # meta-training runs the twin under jit/grad/vmap with float32 rasters (tracers)
+    net = layer(**AUDIT_NET)
+    params = twin.params_from_network(net)
+    r = jnp.zeros((4, 2)).at[0].set(1.0)
+    third = jnp.zeros((4, 1))
+    f = jax.jit(lambda x, t: twin.simulate(net, inputs=x, third=t, probe=True).u[:, 0])
+    assert np.asarray(f(r, third)).tolist() == [0, 1920, 1919, 1918]
+    g = jax.grad(lambda p, x: twin.simulate(net, p, inputs=x, probe=True).u.sum())(params, r)
+    assert np.all(np.isfinite(np.asarray(g.conns[0].w)))
+    v = jax.vmap(lambda x: twin.simulate(net, inputs=x).spikes)(jnp.stack([r, r]))
+    assert v.shape == (2, 4, 1)
+
+
+@pytest.mark.parametrize("value, msg", [(500, r"third holds values in \[0\S*, 500\S*\], out of "
+                                               r"range \[-128, 127\]"),
+                                        (-129, "out of range"), (0.5, "third must hold integers"),
+                                        (np.nan, "third must hold integers")])
+def test_third_factor_out_of_range_or_fractional_is_refused_not_clipped(value, msg):
+    from edgelearn import runtime
+
+    net = layer(**AUDIT_NET)
+    third = np.zeros((3, 1))
+    third[1, 0] = value
+    with pytest.raises(ValueError, match=msg):
+        twin.simulate(net, inputs=np.zeros((3, 2), bool), third=third)
+    with pytest.raises((ValueError, TypeError)):
+        runtime.Core(net).run(np.zeros((3, 2), bool), third=third)
+    ok = np.full((3, 1), -128.0)  # the ends of the range, as floats, are taken
+    twin.simulate(net, inputs=np.zeros((3, 2), bool), third=ok + np.array([[0], [255], [0]]))
+
+
+def _plastic_net(r):
+    return Network(2, (Population("p", 2),),
+                   (Connection(INPUT, "p", np.zeros((2, 2)), rule=r),))
+
+
+def _widened(r):
+    terms = tuple(dataclasses.replace(t, mant=127, factors=t.factors * 2)
+                  for t in r.targets["dw"])
+    return dataclasses.replace(r, targets={**r.targets, "dw": terms})
+
+
+@pytest.mark.parametrize("change, msg, c_status", [
+    (lambda r: dataclasses.replace(r, t_epoch=0), r"t_epoch = 0 is not an integer in \[1, 65535\]",
+     "EL_ERR_RULE_FIELD"),
+    (lambda r: dataclasses.replace(r, w_min=10, w_max=-10), "w_min = 10 is above w_max = -10",
+     "EL_ERR_RULE_FIELD"),
+    (lambda r: dataclasses.replace(r, decay=(5000, 0, 0, 0, 0)),
+     r"decay\[0\] = 5000 is out of range \[0, 4095\]", "EL_ERR_RULE_FIELD"),
+    (_widened, "product too wide for the accumulator", "EL_ERR_RULE_WIDTH"),
+    (lambda r: dataclasses.replace(r, targets={"dw": tuple(
+        dataclasses.replace(t, exp=-30) for t in r.targets["dw"])}),
+     r"exponent -30 is not an integer in \[-24, 7\]", "EL_ERR_RULE_FIELD"),
+    (lambda r: dataclasses.replace(r, w_max=300), "w_max = 300", None),  # does not even encode
+    (lambda r: dataclasses.replace(r, rounding="up"), "rounding = 'up'", None),
+    (lambda r: dataclasses.replace(r, decay=5000), "decay must be 5 integers", None),
+])
+def test_network_refuses_a_rule_the_c_loader_refuses(change, msg, c_status):
+    from edgelearn import rule, runtime
+
+    bad = change(rule.shipped("error_triggered"))
+    if c_status is not None:
+        assert runtime.rule_status(bad.microcode()) == c_status
+    with pytest.raises(ValueError, match=r"connections\[0\] \(input -> p\)\.rule: .*" + msg):
+        _plastic_net(bad)
+    for name in rule.SHIPPED:  # what parse() gives is accepted, by both
+        net = _plastic_net(rule.shipped(name))
+        runtime.Core(net)
+
+
+def test_hyperparameters_must_be_integers():
+    from edgelearn import rule
+
+    r = rule.shipped("error_triggered")
+    h = r.hyper()
+    with pytest.raises(ValueError, match=r"hyper\.coef\[0\] must be an integer .* got 1\.7"):
+        r.with_hyper(dataclasses.replace(h, coef=(1.7,)))
+    with pytest.raises(ValueError, match=r"hyper\.decay\[0\] must be an integer"):
+        r.with_hyper(dataclasses.replace(h, decay=(True,) + h.decay[1:]))
+    r2 = r.with_hyper(dataclasses.replace(h, coef=(np.int64(3),)))  # numpy integers are fine
+    assert r2.hyper().coef == (3,)
+
+
+def test_init_state_seed_must_be_a_32_bit_integer():
+    net = layer(**AUDIT_NET)
+    with pytest.raises(TypeError, match="seed must be an integer .* got 1.5"):
+        twin.init_state(net, seed=1.5)
+    with pytest.raises(ValueError, match=r"seed = -1 is out of range \[0, 2\^32 - 1\]"):
+        twin.init_state(net, seed=-1)
+    with pytest.raises(ValueError, match="out of range"):
+        twin.init_state(net, seed=2**32)
+    assert int(twin.init_state(net, seed=np.uint32(2**32 - 1)).seed) == 2**32 - 1
+    seed = jax.jit(lambda s: twin.init_state(net, seed=s).seed)(jnp.uint32(7))  # traced: taken
+    assert int(seed) == 7
+
+
+def test_network_nits_are_named():
+    with pytest.raises(ValueError, match=r"p\.bias_mant has shape \(2,\), expected \(\) .* "
+                                         r"or \(3,\)"):
+        Population("p", 3, bias_mant=[1, 2])
+    with pytest.raises(TypeError, match=r"mixed must be True, False or None .* got 'no'"):
+        layer(2, 1, w=np.array([[10, 20]]), mixed="no")
+    with pytest.raises(TypeError, match="mixed must be"):
+        layer(2, 1, w=np.array([[10, 20]]), mixed=1)
+    assert layer(2, 1, w=np.array([[10, 20]]), mixed=np.bool_(True)).connections[0].mixed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from a wrapping cast
+        with pytest.raises(ValueError, match=r"weights holds 1e\+20, out of range \[-128, 127\]"):
+            layer(2, 1, w=np.array([[1e20, 20.0]]))
+        with pytest.raises(ValueError, match=r"weights holds -300, out of range"):
+            layer(2, 1, w=np.array([[-300.0, 20.0]]))
