@@ -20,9 +20,11 @@ offset  size    field
 32+M    P       payload: sections ``u16 type, u16 0, u32 length, data, zero padding to 4``
 ======  ======  ==========================================================================
 
-Sections: 1 = network (required), 2 = input map, 3 = readout. Loading refuses a wrong magic,
-an unknown version, a truncated file, a bad checksum or a malformed section with an
-:class:`ArtifactError` naming the file, the byte offset and the problem.
+Sections: 1 = network (required), 2 = input map, 3 = readout, each at most once. Loading refuses
+a wrong magic, an unknown version, a truncated file, a bad checksum, a nonzero reserved field or
+a malformed section with an :class:`ArtifactError` naming the file, the byte offset and the
+problem: every check of the C loader (``csrc/el_artifact.c``) is made here too. Writing
+(:func:`to_bytes`, :func:`save`) first checks what loading would refuse (:func:`check`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 
 from . import constants as C
 from ._version import __version__
-from .network import INPUT, Connection, Network, Population
+from .network import INPUT, Connection, Network, Population, _check_int
 from .rule import decode as decode_rule
 
 MAGIC = b"\x89ELM\r\n\x1a\n"
@@ -47,7 +49,11 @@ HEADER = struct.Struct("<8sHHIIIII")
 SEC_NETWORK, SEC_INPUT_MAP, SEC_READOUT = 1, 2, 3
 SRC_INPUT = 0xFFFF
 FLAG_MIXED, FLAG_SPARSE, FLAG_PLASTIC = 1, 2, 4
-MAX_BYTES = 64 << 20
+FLAGS_KNOWN = FLAG_MIXED | FLAG_SPARSE | FLAG_PLASTIC
+SECTION_NAMES = {SEC_NETWORK: "network", SEC_INPUT_MAP: "input map", SEC_READOUT: "readout"}
+MAX_BYTES = 64 << 20  #: :func:`load` refuses a larger file, so :func:`save` refuses to write one
+MAX_SHIFT = 15  #: input map ``shift`` range 0 .. 15
+U16_MAX, U32_MAX = 0xFFFF, 0xFFFFFFFF
 
 
 class ArtifactError(ValueError):
@@ -165,7 +171,45 @@ def _network_bytes(net: Network) -> bytes:
     return bytes(out)
 
 
+def check(art: Artifact) -> None:
+    """Refuse, before anything is encoded, an artifact that :func:`load` would refuse (or that
+    the format cannot hold): ``ValueError`` (``TypeError`` for a non-integer) naming the field,
+    its value and the allowed range. The network is checked when it is built (:class:`Network`).
+
+    Input map: ``width``, ``height``, ``x0``, ``y0`` u16 (``width, height >= 1``),
+    ``polarities`` 1 or 2, ``shift`` 0 .. :data:`MAX_SHIFT`, ``dt_us`` 1 .. 2^32 - 1, and
+    ``width * height * polarities == network.n_inputs``. Readout: ``population`` an index of
+    ``network.populations``, ``r_pos`` and ``r_neg`` i8, ``steps`` u32.
+    """
+    net = art.network
+    if not isinstance(net, Network):
+        raise TypeError(f"artifact.network must be an edgelearn.Network, got {type(net).__name__}")
+    m = art.input_map
+    if m is not None:
+        if not isinstance(m, InputMap):
+            raise TypeError(f"artifact.input_map must be an InputMap, got {type(m).__name__}")
+        for field, lo, hi in (("width", 1, U16_MAX), ("height", 1, U16_MAX),
+                              ("polarities", 1, 2), ("shift", 0, MAX_SHIFT), ("x0", 0, U16_MAX),
+                              ("y0", 0, U16_MAX), ("dt_us", 1, U32_MAX)):
+            _check_int(f"input_map.{field}", getattr(m, field), lo, hi)
+        if m.n_axons != net.n_inputs:
+            raise ValueError(f"input_map gives width * height * polarities = {m.width} * "
+                             f"{m.height} * {m.polarities} = {m.n_axons} axons, but the network "
+                             f"has n_inputs = {net.n_inputs}")
+    r = art.readout
+    if r is not None:
+        if not isinstance(r, Readout):
+            raise TypeError(f"artifact.readout must be a Readout, got {type(r).__name__}")
+        for field, lo, hi in (("population", 0, len(net.populations) - 1),
+                              ("r_pos", C.THIRD_MIN, C.THIRD_MAX),
+                              ("r_neg", C.THIRD_MIN, C.THIRD_MAX), ("steps", 0, U32_MAX)):
+            _check_int(f"readout.{field}", getattr(r, field), lo, hi)
+
+
 def to_bytes(art: Artifact) -> bytes:
+    """The file's bytes. Raises ``ValueError``/``TypeError`` (see :func:`check`) for an
+    artifact that :func:`from_bytes` would refuse."""
+    check(art)
     payload = _section(SEC_NETWORK, _network_bytes(art.network))
     if art.input_map is not None:
         m = art.input_map
@@ -215,12 +259,23 @@ def describe(net: Network) -> dict[str, Any]:
 
 
 def save(path: str | Path, art: Artifact) -> bytes:
-    """Write an artifact atomically (temporary file, then rename); returns its bytes."""
+    """Write an artifact atomically (temporary file, then rename); returns its bytes.
+
+    Everything is checked before any byte is written (:func:`check`, and the
+    :data:`MAX_BYTES` limit of :func:`load`): what ``save`` writes, ``load`` reads. On any
+    failure no file is left behind (an existing ``path`` is untouched)."""
     data = to_bytes(art)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"the artifact is {len(data)} bytes, larger than the {MAX_BYTES}-byte "
+                         "limit that load() reads")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return data
 
 
@@ -255,17 +310,29 @@ class _Reader:
 
 
 def _read_network(r: _Reader, names: list[str] | None) -> Network:
+    """Section 1, with every check of ``parse_network`` in ``csrc/el_artifact.c`` (which
+    answers ``EL_ART_E_NETWORK`` or ``EL_ART_E_TRUNCATED``); the field ranges are then checked
+    by :class:`Population`, :class:`Connection` and :class:`Network`, as ``el_core_bytes`` does
+    on the device."""
+    base = r.pos
     n_inputs, seed, n_pops, n_conns = r.take("<IIHH", "network header")
     if not 1 <= n_pops <= C.MAX_POPULATIONS or n_conns > C.MAX_CONNECTIONS:
         raise ArtifactError(f"network has {n_pops} populations and {n_conns} connections "
-                            f"(limits {C.MAX_POPULATIONS}, {C.MAX_CONNECTIONS})", offset=r.pos,
+                            f"(limits 1 .. {C.MAX_POPULATIONS}, 0 .. {C.MAX_CONNECTIONS})",
+                            offset=base + 8, path=r.path)
+    if n_inputs > C.MAX_FANIN:
+        raise ArtifactError(f"network has {n_inputs} inputs (limit {C.MAX_FANIN})", offset=base,
                             path=r.path)
     pops = []
     for k in range(n_pops):
         at = r.pos
-        size, du, dv, vth, bexp, refr, _ = r.take("<IHHIBBH", f"population {k}")
+        size, du, dv, vth, bexp, refr, reserved = r.take("<IHHIBBH", f"population {k}")
         if not 1 <= size <= C.MAX_NEURONS:
-            raise ArtifactError(f"population {k} has size {size}", offset=at, path=r.path)
+            raise ArtifactError(f"population {k} has size {size} (limits 1 .. {C.MAX_NEURONS})",
+                                offset=at, path=r.path)
+        if reserved != 0:
+            raise ArtifactError(f"population {k}: reserved field is {reserved:#06x}, must be 0",
+                                offset=at + 14, path=r.path)
         bias = r.array("<i2", size, f"population {k} biases")
         r.align()
         try:
@@ -282,18 +349,42 @@ def _read_network(r: _Reader, names: list[str] | None) -> Network:
     conns = []
     for k in range(n_conns):
         at = r.pos
-        src, dst, w_exp, flags, _, nnz, code_len = r.take("<HHbBHII", f"connection {k}")
+        src, dst, w_exp, flags, reserved, nnz, code_len = r.take("<HHbBHII", f"connection {k}")
+        if reserved != 0:
+            raise ArtifactError(f"connection {k}: reserved field is {reserved:#06x}, must be 0",
+                                offset=at + 6, path=r.path)
         if dst >= n_pops or (src != SRC_INPUT and src >= n_pops):
             raise ArtifactError(f"connection {k}: source {src} or destination {dst} unknown",
                                 offset=at, path=r.path)
+        if flags & ~FLAGS_KNOWN:
+            raise ArtifactError(f"connection {k}: unknown flag bits {flags & ~FLAGS_KNOWN:#04x} "
+                                f"(flags {flags:#04x}; known: 1 mixed, 2 sparse, 4 plastic)",
+                                offset=at + 5, path=r.path)
+        if not flags & FLAG_SPARSE and nnz != 0:
+            raise ArtifactError(f"connection {k}: nnz is {nnz} on a dense connection, must be 0",
+                                offset=at + 8, path=r.path)
+        if not flags & FLAG_PLASTIC and code_len != 0:
+            raise ArtifactError(f"connection {k}: rule length is {code_len} on a connection that "
+                                "is not plastic, must be 0", offset=at + 12, path=r.path)
         n_src = n_inputs if src == SRC_INPUT else sizes[src]
         n_dst = sizes[dst]
         indptr = indices = None
         if flags & FLAG_SPARSE:
+            if nnz > n_src * n_dst:
+                raise ArtifactError(f"connection {k}: nnz {nnz} exceeds {n_dst} x {n_src} "
+                                    "synapses", offset=at + 8, path=r.path)
+            ip_at = r.pos
             indptr = r.array("<u4", n_dst + 1, f"connection {k} indptr")
             indices = r.array("<u4", nnz, f"connection {k} indices")
+            if indptr[0] != 0 or indptr[-1] != nnz:
+                raise ArtifactError(f"connection {k}: indptr runs from {indptr[0]} to "
+                                    f"{indptr[-1]}, must run from 0 to nnz = {nnz}",
+                                    offset=ip_at, path=r.path)
             w = r.array("i1", nnz, f"connection {k} weights")
         else:
+            if n_src * n_dst > U32_MAX:
+                raise ArtifactError(f"connection {k}: {n_dst} x {n_src} dense weights exceed "
+                                    f"{U32_MAX}", offset=at, path=r.path)
             w = r.array("i1", n_dst * n_src, f"connection {k} weights").reshape(n_dst, n_src)
         rule = None
         if flags & FLAG_PLASTIC:
@@ -312,11 +403,14 @@ def _read_network(r: _Reader, names: list[str] | None) -> Network:
     try:
         return Network(n_inputs, tuple(pops), tuple(conns), seed=seed)
     except (ValueError, TypeError) as e:
-        raise ArtifactError(f"network: {e}", path=r.path) from None
+        raise ArtifactError(f"network: {e}", offset=base, path=r.path) from None
 
 
 def from_bytes(data: bytes, *, path: str | None = None) -> Artifact:
-    """Parse and verify an artifact. Raises :class:`ArtifactError` on any problem."""
+    """Parse and verify an artifact. Raises :class:`ArtifactError` on any problem.
+
+    Every check of the C loader (``el_artifact_parse``, ``csrc/el_artifact.c``) is made here
+    too, so a file loads in process exactly when it loads on the device."""
     data = bytes(data)
     if len(data) < HEADER.size:
         raise ArtifactError(f"truncated: {len(data)} bytes, a header needs {HEADER.size}",
@@ -353,12 +447,23 @@ def from_bytes(data: bytes, *, path: str | None = None) -> Artifact:
         raise ArtifactError(f"manifest is not JSON ({e})", offset=HEADER.size, path=path) from None
     r = _Reader(data, HEADER.size + mlen, end, path)
     network = input_map = readout = None
+    seen: dict[int, int] = {}  # section type -> offset of its header
     while r.pos < end:
         at = r.pos
-        kind, _, length = r.take("<HHI", "section header")
+        kind, sec_reserved, length = r.take("<HHI", "section header")
+        if sec_reserved != 0:
+            raise ArtifactError(f"section {kind}: reserved field is {sec_reserved:#06x}, must "
+                                "be 0", offset=at + 2, path=path)
         body_end = r.pos + length
         if body_end > end:
             raise ArtifactError(f"section {kind} runs past the payload", offset=at, path=path)
+        if kind not in SECTION_NAMES:
+            raise ArtifactError(f"unknown section type {kind}", offset=at, path=path)
+        if kind in seen:
+            raise ArtifactError(f"repeated {SECTION_NAMES[kind]} section (type {kind}; the "
+                                f"first is at byte {seen[kind]}): each may appear once",
+                                offset=at, path=path)
+        seen[kind] = at
         sub = _Reader(data, r.pos, body_end, path)
         if kind == SEC_NETWORK:
             pops_meta = manifest.get("network", {}).get("populations") if isinstance(
@@ -367,24 +472,34 @@ def from_bytes(data: bytes, *, path: str | None = None) -> Artifact:
                 pops_meta, list) else None
             network = _read_network(sub, names)
         elif kind == SEC_INPUT_MAP:
-            w, h, pol, shift, x0, y0, _, dt = sub.take("<HHBBHHHI", "input map")
-            if pol not in (1, 2) or w < 1 or h < 1 or dt < 1 or shift > 15:
-                raise ArtifactError("input map out of range", offset=at, path=path)
+            body = sub.pos
+            w, h, pol, shift, x0, y0, map_reserved, dt = sub.take("<HHBBHHHI", "input map")
+            for ok, field, value, rel in ((w >= 1, "width", w, 0), (h >= 1, "height", h, 2),
+                                          (pol in (1, 2), "polarities", pol, 4),
+                                          (shift <= MAX_SHIFT, "shift", shift, 5),
+                                          (map_reserved == 0, "reserved field", map_reserved, 10),
+                                          (dt >= 1, "dt_us", dt, 12)):
+                if not ok:
+                    raise ArtifactError(f"input map {field} is {value}, out of range (width, "
+                                        f"height, dt_us >= 1, polarities 1 or 2, shift 0 .. "
+                                        f"{MAX_SHIFT}, reserved 0)", offset=body + rel,
+                                        path=path)
             input_map = InputMap(w, h, pol, shift, x0, y0, dt)
-        elif kind == SEC_READOUT:
+        else:
             pop, rp, rn, steps = sub.take("<HbbI", "readout")
             readout = Readout(pop, rp, rn, steps)
-        else:
-            raise ArtifactError(f"unknown section type {kind}", offset=at, path=path)
         r.pos = body_end
         r.align()
     if network is None:
         raise ArtifactError("no network section", path=path)
     if readout is not None and readout.population >= len(network.populations):
-        raise ArtifactError(f"readout population {readout.population} does not exist", path=path)
+        raise ArtifactError(f"readout population {readout.population} does not exist (the "
+                            f"network has {len(network.populations)})",
+                            offset=seen[SEC_READOUT] + 8, path=path)
     if input_map is not None and input_map.n_axons != network.n_inputs:
         raise ArtifactError(f"input map gives {input_map.n_axons} axons but the network has "
-                            f"{network.n_inputs} inputs", path=path)
+                            f"{network.n_inputs} inputs", offset=seen[SEC_INPUT_MAP] + 8,
+                            path=path)
     return Artifact(network, input_map, readout, manifest)
 
 
