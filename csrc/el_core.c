@@ -888,6 +888,9 @@ el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, 
     if (n != 0u && n_steps > SIZE_MAX / sizeof(int32_t) / n) {
         return EL_ERR_SIZE;
     }
+    if (raster != NULL && core->n_inputs != 0u && n_steps > SIZE_MAX / core->n_inputs) {
+        return EL_ERR_SIZE; /* the raster's n_steps * n_inputs bytes overflow size_t */
+    }
     for (k = 0; k < n_steps; ++k) {
         el_step(core, raster == NULL ? NULL : raster + k * core->n_inputs, NULL, 0u);
         if (out_s != NULL) {
@@ -968,10 +971,11 @@ el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *o
         return EL_ERR_RANGE;
     }
     c = &core->conns[conn];
-    if (len < (size_t)c->n_dst * c->n_src) {
+    /* in 64 bits: n_dst * n_src reaches 2^36 and would wrap a 32-bit size_t (Cortex-M) */
+    if ((uint64_t)c->n_dst * c->n_src > (uint64_t)len) {
         return EL_ERR_SIZE;
     }
-    el_memset(out, 0u, (size_t)c->n_dst * c->n_src);
+    el_memset(out, 0u, (size_t)c->n_dst * c->n_src); /* <= len: fits size_t */
     for (j = 0; j < c->n_src; ++j) {
         if (c->kind == EL_CONN_DENSE) {
             for (i = 0; i < c->n_dst; ++i) {
@@ -1056,11 +1060,7 @@ el_status_t el_core_read_plastic(const el_core_t *core, uint32_t conn, int8_t *w
     if (w == NULL && e == NULL) {
         return EL_ERR_NULL;
     }
-    if (len < (size_t)pl->n_dst * pl->n_src) {
-        return EL_ERR_SIZE;
-    }
-    el_plastic_read(pl, w, e);
-    return EL_OK;
+    return el_plastic_read(pl, w, e, len);
 }
 
 el_status_t el_core_read_traces(const el_core_t *core, uint32_t conn, uint8_t *x, uint8_t *y)
@@ -1100,6 +1100,9 @@ el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8
     n = core->n_neurons;
     if (n != 0u && n_steps > SIZE_MAX / sizeof(int32_t) / n) {
         return EL_ERR_SIZE;
+    }
+    if (raster != NULL && core->n_inputs != 0u && n_steps > SIZE_MAX / core->n_inputs) {
+        return EL_ERR_SIZE; /* checked before any step: el_core_run sees one row at a time */
     }
     for (k = 0; k < n_steps; ++k) {
         el_memcpy(core->third, third + k * n, n);

@@ -198,7 +198,8 @@ el_status_t el_core_step_events(el_core_t *core, const uint32_t *axons, uint32_t
  * @param out_s   NULL or n_steps * n_neurons bytes: row k = spikes (0/1) after step k+1
  * @param out_u   NULL or n_steps * n_neurons int32: u after each step
  * @param out_v   NULL or n_steps * n_neurons int32: v after each step
- * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_SIZE (output size overflows size_t).
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_SIZE (the outputs' or the raster's
+ *         size overflows size_t; checked before any step, so the core is unchanged).
  */
 el_status_t el_core_run(el_core_t *core, const uint8_t *raster, size_t n_steps, uint8_t *out_s,
                         int32_t *out_u, int32_t *out_v);
@@ -231,8 +232,10 @@ const int32_t *el_core_v(const el_core_t *core);
  * @param conn  connection index, [0, n_conns)
  * @param out   n_dst * n_src int8, row-major (dst i, src j at i * n_src + j); zero where a sparse
  *              connection stores no weight
- * @param len   size of @p out in values; must be >= n_dst * n_src
- * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad @p conn), ::EL_ERR_SIZE.
+ * @param len   size of @p out in values; must be >= n_dst * n_src (the product is formed in 64
+ *              bits: a sparse connection whose n_dst * n_src passes SIZE_MAX is refused)
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad @p conn), ::EL_ERR_SIZE
+ *         (@p len too small; nothing written).
  */
 el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *out, size_t len);
 
@@ -276,9 +279,10 @@ el_status_t el_core_set_rule(el_core_t *core, uint32_t conn, const uint8_t *code
  * @param conn a plastic connection's index
  * @param w    NULL or n_dst * n_src int8
  * @param e    NULL or n_dst * n_src int8
- * @param len  size of each non-NULL buffer in values, >= n_dst * n_src
+ * @param len  size of each non-NULL buffer in values, >= n_dst * n_src (formed in 64 bits, as
+ *             for el_core_read_weights)
  * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (bad or non-plastic @p conn),
- *         ::EL_ERR_SIZE.
+ *         ::EL_ERR_SIZE (@p len too small; nothing written).
  */
 el_status_t el_core_read_plastic(const el_core_t *core, uint32_t conn, int8_t *w, int8_t *e,
                                  size_t len);

@@ -533,12 +533,18 @@ el_status_t el_plastic_set_rule(el_plastic_t *p, const el_rule_t *rule)
     return EL_OK;
 }
 
-void el_plastic_read(const el_plastic_t *p, int8_t *w, int8_t *e)
+el_status_t el_plastic_read(const el_plastic_t *p, int8_t *w, int8_t *e, size_t len)
 {
-    const size_t n = (size_t)p->n_src * p->n_dst;
+    /* in 64 bits: n_src * n_dst reaches 2^36 and would wrap a 32-bit size_t (Cortex-M) */
+    const uint64_t n64 = (uint64_t)p->n_src * p->n_dst;
+    size_t n;
     uint32_t i;
     uint32_t j;
     uint32_t k;
+    if (n64 > (uint64_t)len) {
+        return EL_ERR_SIZE;
+    }
+    n = (size_t)n64; /* <= len: fits size_t, and so does every index below */
     if (w != NULL) {
         el_memset(w, 0u, n);
     }
@@ -567,6 +573,7 @@ void el_plastic_read(const el_plastic_t *p, int8_t *w, int8_t *e)
             }
         }
     }
+    return EL_OK;
 }
 
 /* ---- traces (spec 5.2) --------------------------------------------------------------------- */

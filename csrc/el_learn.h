@@ -317,10 +317,13 @@ el_status_t el_plastic_set_rule(el_plastic_t *p, const el_rule_t *rule);
 /**
  * @brief Read the weights and/or tags as dense row-major n_dst x n_src matrices (destination i,
  *        source j at i * n_src + j; zero where a sparse connection stores no synapse).
- * @param w NULL or n_dst * n_src values: full mantissas
- * @param e NULL or n_dst * n_src values: tags
+ * @param w   NULL or n_dst * n_src values: full mantissas
+ * @param e   NULL or n_dst * n_src values: tags
+ * @param len size of each non-NULL buffer in values, >= n_dst * n_src (the product is formed in
+ *            64 bits, so a sparse connection whose n_dst * n_src passes SIZE_MAX is refused)
+ * @return ::EL_OK, ::EL_ERR_SIZE (@p len too small; nothing written).
  */
-void el_plastic_read(const el_plastic_t *p, int8_t *w, int8_t *e);
+el_status_t el_plastic_read(const el_plastic_t *p, int8_t *w, int8_t *e, size_t len);
 
 #ifdef __cplusplus
 }

@@ -134,7 +134,7 @@ class Status(enum.IntEnum):
     """Status codes (C: ``el_proto_status_t``), also the status field of ERROR frames.
 
     1 .. 31 are the runtime's common codes (``el_status.h``), 32 .. 63 the protocol's block.
-    An ERROR frame may carry other runtime codes too (e.g. artifact errors, 96 .. 127).
+    An ERROR frame may also carry an artifact reader's code (96 .. 127).
     """
 
     OK = 0
@@ -162,10 +162,11 @@ class Status(enum.IntEnum):
     E_NO_SAVE = 48
 
 
-#: C's name (``el_status_name``) of every status code the runtime defines: an ERROR frame carries
-#: the protocol's (:class:`Status`) and passes the others through (the core's, the rule
-#: microcode's 64 .. 95 from ``el_status.h``, the artifact reader's 96 .. 127 from
-#: ``el_artifact_status_t`` when LOAD_COMMIT refuses an image).
+#: C's name (``el_status_name``) of every status code the runtime defines. An ERROR frame's
+#: status is one of :class:`Status` (1 .. 63) or an artifact reader's code (96 .. 127,
+#: ``el_artifact_status_t``, when LOAD_COMMIT or RESTORE refuses an image); a code of the core
+#: or of the rule microcode (64 .. 95, ``el_status.h``) arrives only as the detail of
+#: ``EL_ART_E_NETWORK`` (docs/protocol.md).
 STATUS_NAMES: dict[int, str] = dict(sorted({
     **{int(s): f"EL_{s.name}" if s < 32 else f"EL_PROTO_{s.name}" for s in Status},
     4: "EL_ERR_ALIGN",

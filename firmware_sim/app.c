@@ -93,8 +93,12 @@ static void clear_state(el_app_t *app)
 
 /* Make the image in buffer `idx` (len bytes at offset 0) the running model: move it so its
  * payload is 4-aligned, parse, size and build the core. On error nothing changes unless the
- * core's init fails after the checks passed (then no model is loaded). */
-static int install(el_app_t *app, int idx, uint32_t len)
+ * core's init fails after the checks passed (then no model is loaded). Returns 0 or the status
+ * of the ERROR frame, with its detail in *detail: the artifact reader's status (96 .. 127); a
+ * network the core refuses (el_core_bytes: a field out of range, CSR, rule microcode) is
+ * EL_ART_E_NETWORK with the core's el_status_t as detail; E_TOO_BIG (detail 0) when the core
+ * and the per-neuron arrays do not fit the arena. */
+static int install(el_app_t *app, int idx, uint32_t len, uint32_t *detail)
 {
     uint8_t *buf = app->mem.image[idx];
     uint32_t off = 0, shift, i, n_neurons;
@@ -103,6 +107,7 @@ static int install(el_app_t *app, int idx, uint32_t len)
     el_status_t cs;
     el_core_t *core = NULL;
     int st;
+    *detail = 0;
     if ((size_t)len + 8u > app->mem.image_bytes) {
         return EL_PROTO_E_TOO_BIG;
     }
@@ -146,12 +151,17 @@ static int install(el_app_t *app, int idx, uint32_t len)
         if (app->core != NULL) {
             (void)el_artifact_parse(app->img, app->img_len, &app->art);
         }
-        return cs != EL_OK ? (int)cs : EL_PROTO_E_TOO_BIG;
+        if (cs != EL_OK) {
+            *detail = (uint32_t)cs;
+            return EL_ART_E_NETWORK;
+        }
+        return EL_PROTO_E_TOO_BIG;
     }
     app->core = NULL;
     cs = el_core_init(&app->art.desc, app->mem.arena, core_bytes, &core);
     if (cs != EL_OK) {
-        return (int)cs;
+        *detail = (uint32_t)cs;
+        return EL_ART_E_NETWORK;
     }
     app->core = core;
     app->active = idx;
@@ -183,16 +193,18 @@ static long conn_weights(el_app_t *app, uint32_t k)
         el_memcpy(out, app->img + a->weights_offset[k], nnz);
         return (long)nnz;
     }
+    /* the core checks n_dst * n_src against the room given (install sized the scratch for it) */
     if (a->conns[k].kind == EL_CONN_DENSE) {
-        if (el_core_read_plastic(app->core, k, (int8_t *)(void *)out, NULL,
-                                 (size_t)n_src * n_dst) != EL_OK) {
+        if (el_core_read_plastic(app->core, k, (int8_t *)(void *)out, NULL, app->scratch_bytes) !=
+            EL_OK) {
             return -1;
         }
         return (long)nnz;
     } else {
         int8_t *dense = (int8_t *)(void *)(out + nnz);
         uint32_t i, q;
-        if (el_core_read_plastic(app->core, k, dense, NULL, (size_t)n_src * n_dst) != EL_OK) {
+        if (nnz > app->scratch_bytes ||
+            el_core_read_plastic(app->core, k, dense, NULL, app->scratch_bytes - nnz) != EL_OK) {
             return -1;
         }
         for (i = 0; i < n_dst; ++i) {
@@ -381,14 +393,24 @@ static outcome_t do_rule(el_app_t *app, const el_msg_rule_t *m)
         }
         st = el_core_set_rule(app->core, k, app->scratch, len);
         if (st != EL_OK) {
-            uint32_t j;
+            /* values each in range whose combination the core refuses (a term's product can
+             * reach 2^24: EL_ERR_RULE_WIDTH): ERR_RANGE naming the first entry of this
+             * connection (docs/protocol.md, RULE) */
+            uint32_t j, first = 0;
             for (j = 0; j < applied_upto; ++j) { /* undo: the image still holds the old rules */
                 if (app->art.rule_code[j] != NULL) {
                     (void)el_core_set_rule(app->core, j, app->art.rule_code[j],
                                            app->art.rule_len[j]);
                 }
             }
-            return fail((int)st, k);
+            for (j = m->count; j > 0; --j) {
+                el_rule_param_t p = el_msg_rule_at(m, j - 1u);
+                (void)hyper_resolve(app, p.id, &conn, &pos, &kind);
+                if (conn == k) {
+                    first = j - 1u;
+                }
+            }
+            return fail(EL_PROTO_ERR_RANGE, first);
         }
         applied_upto = k + 1u;
     }
@@ -504,7 +526,7 @@ static outcome_t do_load_chunk(el_app_t *app, const el_proto_frame_t *f)
 
 static outcome_t do_load_commit(el_app_t *app)
 {
-    uint32_t crc;
+    uint32_t crc, detail = 0;
     size_t len = 0;
     int st, idx = staging(app);
     if (!app->loading) {
@@ -518,9 +540,9 @@ static outcome_t do_load_commit(el_app_t *app)
     if (crc != app->load_crc) {
         return fail(EL_PROTO_E_ARTIFACT_CRC, crc);
     }
-    st = install(app, idx, app->load_total);
+    st = install(app, idx, app->load_total, &detail);
     if (st != 0) {
-        return fail(st, 0);
+        return fail(st, detail);
     }
     (void)el_msg_u32x2_pack(app->load_total, crc, app->payload, sizeof app->payload, &len);
     return ok(len);
@@ -532,20 +554,30 @@ static outcome_t do_events(el_app_t *app, const el_proto_frame_t *f)
     el_msg_events_resp_t r;
     size_t len = 0, i;
     uint64_t now;
+    uint32_t prev;
     int st = el_msg_events_unpack(f->payload, f->len, &m);
-    if (st != EL_PROTO_OK) {
+    if (st == EL_PROTO_ERR_RANGE) {
+        /* size and reserved bytes are right, a timestamp decreases inside the batch: the loop
+         * below names the first bad event (ERR_RANGE's detail, docs/protocol.md section 3) */
+        m.count = el_get_u16(f->payload);
+        m.raw = f->payload + EL_MSG_EVENTS_HEAD_BYTES;
+    } else if (st != EL_PROTO_OK) {
         return fail(st, 0);
     }
     if (app->core == NULL) {
         return fail(EL_PROTO_E_NO_MODEL, 0);
     }
     now = el_core_time(app->core);
+    prev = app->q_count > 0 ? app->q_last_t : 0u; /* no event may come before this one */
     for (i = 0; i < m.count; ++i) {
         el_event_t e = el_msg_events_at(&m, i);
-        if ((uint64_t)e.t < now || (app->q_count > 0 && e.t < app->q_last_t) ||
-            e.addr >= app->n_inputs) {
+        if ((uint64_t)e.t < now || e.t < prev || e.addr >= app->n_inputs) {
             return fail(EL_PROTO_ERR_RANGE, (uint32_t)i);
         }
+        prev = e.t;
+    }
+    if (st != EL_PROTO_OK) { /* cannot happen: the loop found the decrease the codec saw */
+        return fail(st, 0);
     }
     if (m.count > credits(app)) {
         return fail(EL_PROTO_E_BUSY, credits(app));
@@ -805,11 +837,15 @@ static outcome_t do_save(el_app_t *app)
     return slot_reply(app, gen, slot);
 }
 
-/* Load the newest saved model; 0, or a status. */
-static int restore(el_app_t *app, uint32_t *gen, int *slot_out)
+/* Load the newest saved model; 0, or a status. The slots are probed and read into the LOAD
+ * staging buffer, so an unfinished LOAD is aborted first, whatever the outcome (docs/firmware.md:
+ * a LOAD_COMMIT after a failed RESTORE answers ERR_STATE, not a commit of overwritten data). */
+static int restore(el_app_t *app, uint32_t *gen, int *slot_out, uint32_t *detail)
 {
     el_slot_info_t info;
     int idx = staging(app), slot, st;
+    *detail = 0;
+    app->loading = 0;
     slot = el_slots_newest(app->hal, app->mem.image[idx], (uint32_t)app->mem.image_bytes - 8u,
                            &info);
     if (slot < 0) {
@@ -818,8 +854,7 @@ static int restore(el_app_t *app, uint32_t *gen, int *slot_out)
     if (el_slots_read(app->hal, slot, app->mem.image[idx], info.length) != 0) {
         return EL_PROTO_E_FLASH;
     }
-    app->loading = 0;
-    st = install(app, idx, info.length);
+    st = install(app, idx, info.length, detail);
     if (st != 0) {
         return st;
     }
@@ -831,14 +866,14 @@ static int restore(el_app_t *app, uint32_t *gen, int *slot_out)
 
 static outcome_t do_restore(el_app_t *app)
 {
-    uint32_t gen = 0;
+    uint32_t gen = 0, detail = 0;
     int slot = -1, st;
     if (!el_slots_capacity(app->hal)) {
         return fail(EL_PROTO_ERR_UNSUPPORTED, 0);
     }
-    st = restore(app, &gen, &slot);
+    st = restore(app, &gen, &slot, &detail);
     if (st != 0) {
-        return fail(st, 0);
+        return fail(st, detail);
     }
     return slot_reply(app, gen, slot);
 }
@@ -881,13 +916,29 @@ static void send_tx(el_app_t *app)
     app->hal->write(app->hal->ctx, app->tx, app->tx_len);
 }
 
+/* An ERROR with seq 0 (a request numbered 0), built in a small buffer of its own: tx is the
+ * retransmission cache, and neither it nor the dedup key may change (docs/protocol.md §9), or
+ * the host's resend of the cached request would be executed a second time. */
+static void send_unattributed(el_app_t *app, const el_proto_frame_t *f, int status)
+{
+    uint8_t reply[EL_PROTO_WIRE_BOUND(EL_MSG_ERROR_BYTES)];
+    size_t len = 0;
+    if (el_frame_build_error(EL_PROTO_SEQ_UNATTRIBUTED, f->type, status, 0, reply, sizeof reply,
+                             &len) == EL_PROTO_OK) {
+        app->stats.errors_sent++;
+        app->hal->write(app->hal->ctx, reply, len);
+    }
+}
+
 static void handle_frame(el_app_t *app, const el_proto_frame_t *f)
 {
     outcome_t o;
     int st;
     if (f->seq == EL_PROTO_SEQ_UNATTRIBUTED) {
-        o = fail(EL_PROTO_E_SEQ, 0);
-    } else if (el_dedup_is_repeat(&app->dedup, f)) {
+        send_unattributed(app, f, EL_PROTO_E_SEQ);
+        return;
+    }
+    if (el_dedup_is_repeat(&app->dedup, f)) {
         app->stats.repeats++;
         send_tx(app);
         return;
@@ -911,11 +962,7 @@ static void handle_frame(el_app_t *app, const el_proto_frame_t *f)
         (void)el_frame_build_error(f->seq, f->type, EL_PROTO_ERR_STATE, 0, app->tx,
                                    sizeof app->tx, &app->tx_len);
     }
-    if (f->seq != EL_PROTO_SEQ_UNATTRIBUTED) {
-        el_dedup_remember(&app->dedup, f);
-    } else {
-        el_dedup_init(&app->dedup);
-    }
+    el_dedup_remember(&app->dedup, f);
     send_tx(app);
 }
 
@@ -963,7 +1010,7 @@ void el_app_link_reset(el_app_t *app)
 
 void el_app_init(el_app_t *app, const el_hal_t *hal, const el_app_mem_t *mem)
 {
-    uint32_t gen = 0;
+    uint32_t gen = 0, detail = 0;
     int slot = -1;
     el_memset(app, 0, sizeof *app);
     app->hal = hal;
@@ -971,6 +1018,6 @@ void el_app_init(el_app_t *app, const el_hal_t *hal, const el_app_mem_t *mem)
     (void)el_rx_init(&app->rx);
     el_dedup_init(&app->dedup);
     if (el_slots_capacity(hal)) {
-        (void)restore(app, &gen, &slot);
+        (void)restore(app, &gen, &slot, &detail);
     }
 }

@@ -562,3 +562,122 @@ def test_stream_refuses_events_it_would_not_input(emu_tcp):
         with pytest.raises(ValueError, match="one length"):
             dev.stream(np.array([12, 13]), np.array([1]), 20)
         assert dev.stream(np.array([10, 13]), np.array([1, 2]), 20).sent == 2
+
+
+def test_seq0_error_keeps_the_retransmission_cache(emu_any):
+    """A request numbered 0 gets E_SEQ through the device's small error buffer: the cached
+    answer of the request before it survives, so that request's resend is answered from the
+    cache and not run again (docs/protocol.md sections 2 and 9)."""
+    with Device(emu_any.url) as dev:
+        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
+        step0 = dev.info().step
+    raw = Raw(emu_any.url)
+    wire = b"\0" + P.encode_message(P.Run(5), 4444)
+    raw.send(wire)
+    (a,) = raw.frames(1)
+    assert P.decode_message(a).step == step0 + 5
+    raw.send(wire)
+    assert raw.frames(1) == [a]  # cached
+    for zero in (P.encode_frame(P.MsgType.INFO, 0, b""),
+                 P.encode_frame(P.MsgType.RUN, 0, struct.pack("<I", 3))):
+        raw.send(zero)
+        (f,) = raw.frames(1)
+        assert f.seq == 0 and error_of(f).status == P.Status.E_SEQ
+    raw.send(wire)
+    assert raw.frames(1) == [a]  # still the cached answer, byte for byte: not run again
+    raw.close()
+    with Device(emu_any.url) as dev:
+        assert dev.info().step == step0 + 5
+
+
+def _stage(dev: Device, data: bytes) -> None:
+    """LOAD_BEGIN and every chunk of `data`, without the COMMIT."""
+    dev.request(P.LoadBegin(len(data), P.crc32(data)))
+    for off in range(0, len(data), 1000):
+        dev.request(P.LoadChunk(off, data[off:off + 1000]))
+
+
+def test_restore_aborts_an_unfinished_load_whatever_its_outcome():
+    """RESTORE reads the flash through the LOAD staging buffer, so it aborts an unfinished LOAD
+    (docs/firmware.md) even when it fails: the COMMIT that follows answers ERR_STATE and the
+    running model stays (it used to find the staged bytes overwritten: E_ARTIFACT_CRC)."""
+    a, b = (artifact.to_bytes(F.oneshot_artifact(s, plastic=False)) for s in (20, 21))
+    w_a = np.asarray(F.oneshot_artifact(20, plastic=False).network.connections[0].weights)
+    with launcher.start("host", "tcp") as emu, Device(emu.url) as dev:  # blank flash
+        dev.load(a)
+        dev.run(3)
+        _stage(dev, b)
+        with pytest.raises(P.DeviceError) as e:
+            dev.restore()
+        assert e.value.status == P.Status.E_NO_SAVE
+        with pytest.raises(P.DeviceError) as e:
+            dev.request(P.LoadCommit())
+        assert e.value.status == P.Status.ERR_STATE
+        info = dev.info()
+        assert (info.model_loaded, info.step) == (1, 3)
+        np.testing.assert_array_equal(dev.read_weights(0).reshape(-1), w_a.reshape(-1))
+        # a RESTORE that succeeds aborts it too
+        assert dev.save() == (1, 0)
+        _stage(dev, b)
+        assert dev.restore() == (1, 0)
+        with pytest.raises(P.DeviceError) as e:
+            dev.request(P.LoadCommit())
+        assert e.value.status == P.Status.ERR_STATE
+        np.testing.assert_array_equal(dev.read_weights(0).reshape(-1), w_a.reshape(-1))
+
+
+def test_error_codes_are_the_documented_ones(emu_tcp):
+    """LOAD_COMMIT of a network the core refuses: an artifact status (EL_ART_E_NETWORK) with the
+    core's reason as detail; RULE values each in range but too wide together: ERR_RANGE naming
+    the first entry of that connection; EVENTS whose timestamps decrease inside the batch:
+    ERR_RANGE naming the first bad event. Nothing changes in each case."""
+    from edgelearn import INPUT, Connection, Network, Population, rule
+
+    base = F.oneshot_artifact(2, plastic=False)
+    good = artifact.to_bytes(base)
+    # du of the first population (network section first: 8-byte section header, then u32
+    # n_inputs, u32 seed, u16 n_pops, u16 n_conns, then u32 size, u16 du), resealed
+    (m_len,) = struct.unpack_from("<I", good, 12)
+    at = 32 + m_len + 8 + 12 + 4
+    assert struct.unpack_from("<H", good, at)[0] == base.network.populations[0].du
+    bad = bytearray(good)
+    struct.pack_into("<H", bad, at, 5000)
+    struct.pack_into("<I", bad, 20, P.crc32(bytes(bad[32:])))
+    struct.pack_into("<I", bad, 24, P.crc32(bytes(bad[:24])))
+    wide = rule.parse("dw = 2^-8 * x1 * (y1 + 20000)\nx1.impulse = 1024\ny1.impulse = 1024\n")
+    assert wide.targets["dw"][0].mant_limit() == 6  # a coefficient of 7 is in range, too wide
+    net = Network(4, (Population("a", 3, du=100, dv=100, vth_mant=20),),
+                  (Connection(INPUT, "a", np.ones((3, 4), int), rule=rule.shipped("stdp")),
+                   Connection(INPUT, "a", np.ones((3, 4), int), rule=wide)), seed=5)
+    art = artifact.Artifact(net, None, artifact.Readout(0, 90, -20, 10))
+    ids = {(k, name, j): i for i, k, name, j in rule_param_ids(art)}
+    with Device(emu_tcp.url) as dev:
+        dev.load(good)
+        dev.run(4)
+        with pytest.raises(P.DeviceError) as e:
+            dev.load(bytes(bad))
+        assert (e.value.status, e.value.detail) == (104, 2)  # EL_ART_E_NETWORK, EL_ERR_RANGE
+        assert e.value.name == "EL_ART_E_NETWORK"
+        assert dev.info().step == 4  # the running model is untouched
+        dev.load(artifact.to_bytes(art))
+        entries = [(ids[0, "decay", 0], 100), (ids[0, "impulse", 0], 200),
+                   (ids[1, "coef", 0], 7), (ids[1, "decay", 0], 10)]
+        with pytest.raises(P.DeviceError) as e:
+            dev.set_rule(entries)
+        assert (e.value.status, e.value.detail) == (P.Status.ERR_RANGE, 2)
+        assert dev.set_rule([(ids[1, "coef", 0], 6)]) == 1  # the limit itself is fine
+        now = dev.info().step
+    raw = Raw(emu_tcp.url)  # the emulator serves one client at a time
+    for seq, evs, first_bad in ((900, ((now + 5, 0), (now + 6, 1), (now + 4, 2)), 2),
+                                (901, ((now + 5, 0), (now + 3, 1)), 1),
+                                (902, ((now, 0), (now + 9, 1), (now + 8, 1)), 2),
+                                (903, ((now + 2, 0), (now + 9, 99), (now + 8, 1)), 1)):
+        payload = struct.pack("<HH", len(evs), 0) + b"".join(
+            struct.pack("<II", t, a) for t, a in evs)
+        raw.send(b"\0" + P.encode_frame(P.MsgType.EVENTS, seq, payload))
+        (f,) = raw.frames(1)
+        assert f.seq == seq
+        assert (error_of(f).status, error_of(f).detail) == (P.Status.ERR_RANGE, first_bad)
+    raw.close()
+    with Device(emu_tcp.url) as dev:
+        assert dev.events([], []).queued == 0  # nothing was queued

@@ -620,6 +620,64 @@ static void test_errors(void)
     }
 }
 
+/* ---- sizes near SIZE_MAX ------------------------------------------------------------------ */
+
+/* A sparse connection of 65,536 axons to 65,536 neurons holding two weights: n_dst * n_src is
+ * 2^32 (0 in a 32-bit size_t: tests/m4_sizes.c shows the wrap on Cortex-M). A buffer of 16
+ * values is refused and left untouched. Then el_core_run / el_core_run_third with a raster of
+ * n_steps * n_inputs > SIZE_MAX bytes: EL_ERR_SIZE before any step (they used to step on,
+ * reading past the raster). */
+static void test_size_limits(void)
+{
+    static const int8_t w[2] = {77, 66};
+    static const uint32_t indices[2] = {5, 100};
+    uint32_t *indptr = (uint32_t *)malloc((65536u + 1u) * sizeof(uint32_t));
+    struct {
+        int8_t out[16];
+        int8_t canary[16];
+    } buf;
+    layer_t L;
+    uint32_t i;
+    uint8_t raster[2 * 64];
+    int8_t third[2];
+    size_t too_many;
+    test_ctx = "size limits";
+    indptr[0] = 0;
+    for (i = 1; i <= 65536u; ++i) {
+        indptr[i] = 2; /* row 0 holds sources 5 and 100 */
+    }
+    layer_init(&L, 65536u, 65536u, w, 0);
+    L.conn.kind = EL_CONN_SPARSE;
+    L.conn.indptr = indptr;
+    L.conn.indices = indices;
+    layer_build(&L);
+    memset(&buf, 0x5A, sizeof buf);
+    CHECK_EQ(el_core_read_weights(L.core, 0, buf.out, sizeof buf.out), EL_ERR_SIZE);
+    for (i = 0; i < sizeof buf.out; ++i) {
+        CHECK_EQ(buf.out[i], 0x5A); /* nothing written */
+    }
+    layer_free(&L);
+    free(indptr);
+    /* 64 axons, 1 neuron: the outputs' n_steps * 4 fit, the raster's n_steps * 64 do not */
+    {
+        static int8_t w64[64];
+        layer_init(&L, 64u, 1u, w64, 0);
+        layer_build(&L);
+        memset(raster, 0, sizeof raster);
+        memset(third, 0, sizeof third);
+        too_many = SIZE_MAX / 64u + 1u;
+        CHECK_EQ(el_core_run(L.core, raster, too_many, NULL, NULL, NULL), EL_ERR_SIZE);
+        CHECK_EQ(el_core_run_third(L.core, raster, third, too_many, NULL, NULL, NULL),
+                 EL_ERR_SIZE);
+        CHECK_EQ(el_core_time(L.core), 0); /* no step taken */
+        CHECK_EQ(el_core_run(L.core, raster, 2, NULL, NULL, NULL), EL_OK); /* the limit's edge */
+        CHECK_EQ(el_core_run_third(L.core, raster, third, 2, NULL, NULL, NULL), EL_OK);
+        CHECK_EQ(el_core_time(L.core), 4);
+        layer_free(&L);
+    }
+    test_ctx = "";
+}
+
 int main(void)
 {
     test_fixed();
@@ -632,6 +690,7 @@ int main(void)
     test_sparse_equals_dense();
     test_step_events();
     test_errors();
+    test_size_limits();
     printf("test_core: %d checks, %d failures\n", test_checks, test_failures);
     return test_failures == 0 ? 0 : 1;
 }

@@ -468,6 +468,62 @@ static void test_third_factor_and_hyper(void)
     }
 }
 
+/* A plastic sparse connection of 65,536 axons to 65,536 neurons with two synapses: its dense
+ * read-back needs n_dst * n_src = 2^32 values (0 in a 32-bit size_t; tests/m4_sizes.c runs the
+ * same on Cortex-M). 16 values are refused, nothing written; a whole plastic read of a small
+ * connection through el_plastic_read's length check still works (test_third_factor_and_hyper). */
+static void test_read_plastic_size(void)
+{
+    static const int8_t w0[2] = {7, -3};
+    static const uint32_t indices[2] = {5, 100};
+    uint32_t *indptr = (uint32_t *)malloc((65536u + 1u) * sizeof(uint32_t));
+    el_pop_desc_t pop;
+    el_conn_desc_t conn;
+    el_core_desc_t desc;
+    el_core_t *core = NULL;
+    void *mem;
+    size_t bytes = 0;
+    int8_t w[16], e[16];
+    uint32_t i;
+    indptr[0] = 0;
+    for (i = 1; i <= 65536u; ++i) {
+        indptr[i] = 2; /* row 0 holds sources 5 and 100 */
+    }
+    memset(&pop, 0, sizeof pop);
+    pop.size = 65536u;
+    pop.vth_mant = 1;
+    pop.refractory = 1;
+    memset(&conn, 0, sizeof conn);
+    conn.src = EL_SRC_INPUT;
+    conn.kind = EL_CONN_SPARSE;
+    conn.weights = w0;
+    conn.indptr = indptr;
+    conn.indices = indices;
+    conn.flags = EL_CONN_PLASTIC;
+    conn.rule = STDP;
+    conn.rule_len = (uint32_t)sizeof STDP;
+    memset(&desc, 0, sizeof desc);
+    desc.n_inputs = 65536u;
+    desc.n_pops = 1;
+    desc.pops = &pop;
+    desc.n_conns = 1;
+    desc.conns = &conn;
+    CHECK_EQ(el_core_bytes(&desc, &bytes), EL_OK);
+    mem = malloc(bytes);
+    CHECK_EQ(el_core_init(&desc, mem, bytes, &core), EL_OK);
+    memset(w, 0x5A, sizeof w);
+    memset(e, 0x5A, sizeof e);
+    CHECK_EQ(el_core_read_plastic(core, 0u, w, e, sizeof w), EL_ERR_SIZE);
+    CHECK_EQ(el_core_read_plastic(core, 0u, NULL, e, sizeof e), EL_ERR_SIZE);
+    CHECK_EQ(el_core_read_weights(core, 0u, w, sizeof w), EL_ERR_SIZE);
+    for (i = 0; i < 16u; ++i) {
+        CHECK_EQ(w[i], 0x5A);
+        CHECK_EQ(e[i], 0x5A);
+    }
+    free(mem);
+    free(indptr);
+}
+
 int main(void)
 {
     test_prng_golden();
@@ -477,6 +533,7 @@ int main(void)
     test_loader_fuzz();
     test_stdp_pairs();
     test_third_factor_and_hyper();
+    test_read_plastic_size();
     printf("test_learn: %d checks, %d failures\n", test_checks, test_failures);
     return test_failures == 0 ? 0 : 1;
 }
