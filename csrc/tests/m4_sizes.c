@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "el_memfns.h" /* memcpy & co: this image has no libc */
+
 #include "edgelearn.h"
 
 /* ---- semihosting (QEMU: -semihosting-config enable=on) -------------------------------------- */
@@ -88,56 +90,6 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16] = {
     Fault_Handler,
 };
 
-void *memcpy(void *dst, const void *src, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-void *memset(void *dst, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = (uint8_t *)dst;
-    const uint8_t *s = (const uint8_t *)src;
-    while (n--) {
-        *d++ = *s++;
-    }
-    return dst;
-}
-
-void *memmove(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = (uint8_t *)dst;
-    const uint8_t *s = (const uint8_t *)src;
-    if (d < s) {
-        while (n--) {
-            *d++ = *s++;
-        }
-    } else {
-        while (n--) {
-            d[n] = s[n];
-        }
-    }
-    return dst;
-}
-
-void *memset(void *dst, int c, size_t n)
-{
-    uint8_t *d = (uint8_t *)dst;
-    while (n--) {
-        *d++ = (uint8_t)c;
-    }
-    return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
-    for (; n; --n, ++x, ++y) {
-        if (*x != *y) {
-            return *x < *y ? -1 : 1;
-        }
-    }
-    return 0;
-}
 
 /* ---- checks -------------------------------------------------------------------------------- */
 
