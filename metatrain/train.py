@@ -590,8 +590,8 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
         save(out / "model.elm", art)
     summary["total_wall_s"] = round(time.time() - t_start, 1)
     (out / "report.json").write_text(json.dumps(summary, indent=1) + "\n")
-    if artifact is not None:
-        shutil.copyfile(out / "model.elm", artifact)
+    if artifact is not None and Path(artifact).resolve() != (out / "model.elm").resolve():
+        shutil.copyfile(out / "model.elm", artifact)  # (--artifact RUN/model.elm: it is there)
     if not quiet:
         print(json.dumps(summary, indent=1), file=sys.stderr)
     return summary
