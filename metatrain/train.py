@@ -543,7 +543,8 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
     _check_batch(cfg, mesh)
     refused = None
     try:
-        if writer and artifact is not None:
+        own = artifact is not None and Path(artifact).resolve() == (out / "model.elm").resolve()
+        if writer and artifact is not None and not own:  # (the run folder is made below)
             check_artifact(artifact)
         r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet, writer=writer)
     except ValueError as e:
