@@ -115,6 +115,10 @@ def main(argv=None) -> int:
     ap.add_argument("--nmnist", type=Path, default=NMNIST_ROOT)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
+    if args.episodes < 1:
+        ap.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.heldout_classes < 5:
+        ap.error(f"--heldout-classes must be >= 5 (5-way episodes), got {args.heldout_classes}")
     from . import _attention_data as D
 
     model = A.AttentionModel.load(args.model)

@@ -76,7 +76,18 @@ def _network_options(p: argparse.ArgumentParser, for_run: bool = False) -> None:
     p.add_argument("-n", "--neurons", type=int, default=None,
                    help="network size N; default: 4 x the paper's dense bound, rounded up to "
                         "1000, at least 1000" + extra)
-    p.add_argument("--seed", type=int, default=0, help="seed of the hypervectors" + extra)
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the hypervectors" + extra)
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer >= 0 (numpy's seed sequences take no negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def default_neurons(n_states: int, n_edges: int) -> int:

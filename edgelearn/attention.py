@@ -175,6 +175,9 @@ class Layout:
     n_hidden: int
     n_slots: int
     n_labels: int
+    #: the model's token length (its rules' learning epoch): a token of another length writes
+    #: nothing, so the token programs refuse it; None: not checked
+    t_token: int | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -205,7 +208,20 @@ class Layout:
 
 
 def layout(model: AttentionModel, n_slots: int, n_labels: int) -> Layout:
-    return Layout(model.n_pixels, model.n_hidden, int(n_slots), int(n_labels))
+    for name, v in (("n_slots", n_slots), ("n_labels", n_labels)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    return Layout(model.n_pixels, model.n_hidden, int(n_slots), int(n_labels), model.t_token)
+
+
+def _check_token(lay: Layout, pixels: np.ndarray, t_token: int) -> None:
+    """The pixels' last axis is the layout's pixel count; ``t_token`` the model's."""
+    if pixels.ndim != 3 or pixels.shape[2] != lay.n_pixels:
+        raise ValueError(f"pixels must have shape (N, steps, {lay.n_pixels}), got "
+                         f"{pixels.shape}")
+    if lay.t_token is not None and t_token != lay.t_token:
+        raise ValueError(f"t_token = {t_token}, but this model's tokens are {lay.t_token} "
+                         f"steps (its rules write at that epoch; another length writes nothing)")
 
 
 def build_network(model: AttentionModel, n_slots: int, n_labels: int, *,
@@ -260,6 +276,7 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
     ``k`` runs from a neuron reset for ``t_token`` steps; its epoch (the last step) writes.
     """
     pixels = np.asarray(pixels, bool)
+    _check_token(lay, pixels, t_token)
     N, T = pixels.shape[:2]
     if T + DRAIN > t_token:
         raise ValueError(f"pixels hold {T} steps; a token of {t_token} steps holds at most "
@@ -273,6 +290,9 @@ def context_program(lay: Layout, pixels: np.ndarray, labels: np.ndarray, *,
         if N and (not np.issubdtype(v.dtype, np.integer) or v.min() < 0 or v.max() >= n):
             raise ValueError(f"a {name} is out of range for this network: {name}s must be "
                              f"integers in [0, {n}), got {v.tolist()}")
+    if len(np.unique(slots)) != N:
+        raise ValueError(f"two examples share a slot (slots {slots.tolist()}): the second "
+                         f"would overwrite the first's key")
     raster = np.zeros((N, t_token, lay.n_inputs), bool)
     raster[:, :T, :lay.n_pixels] = pixels
     raster[np.arange(N), :, lay.n_pixels + slots] = True
@@ -290,6 +310,9 @@ def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int,
     axon for ``ramp_steps`` steps (ramping the slots, silencing the encoder); no address or
     mode spikes."""
     pixels = np.asarray(pixels, bool)
+    _check_token(lay, pixels, t_token)
+    if ramp_steps < 0:
+        raise ValueError(f"ramp_steps must be >= 0, got {ramp_steps}")
     T = pixels.shape[1]
     if T + ramp_steps + DRAIN > t_token:
         raise ValueError(f"{T} event steps and a {ramp_steps}-step ramp do not fit a token of "
@@ -324,6 +347,16 @@ class EpisodeTrace:
         return predict(self.counts)
 
 
+def _check_episode(net: Network, lay: Layout, ctx_raster, ctx_third) -> None:
+    """The layout is this network's; one third-factor program per context token."""
+    if (net.n_inputs, net.n_neurons) != (lay.n_inputs, lay.n_neurons):
+        raise ValueError(f"the layout ({lay.n_inputs} inputs, {lay.n_neurons} neurons) is not "
+                         f"this network's ({net.n_inputs} inputs, {net.n_neurons} neurons)")
+    if np.shape(ctx_raster)[0] != np.shape(ctx_third)[0]:
+        raise ValueError(f"{np.shape(ctx_raster)[0]} context rasters but "
+                         f"{np.shape(ctx_third)[0]} third-factor programs")
+
+
 def run_twin(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarray,
              q_raster: np.ndarray, *, record: bool = False, params=None) -> EpisodeTrace:
     """One episode on the JAX twin (exact integers): the context token by token (a neuron
@@ -332,6 +365,7 @@ def run_twin(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.nd
 
     from . import twin
 
+    _check_episode(net, lay, ctx_raster, ctx_third)
     params = twin.params_from_network(net) if params is None else params
     st = twin.init_state(net, params)
     keys, values = [], []
@@ -358,6 +392,7 @@ def run_c(net: Network, lay: Layout, ctx_raster: np.ndarray, ctx_third: np.ndarr
     :func:`run_twin`: the context written into the C core's plastic synapses, then queries."""
     from . import runtime
 
+    _check_episode(net, lay, ctx_raster, ctx_third)
     core = runtime.Core(net) if core is None else core
     keys, values = [], []
     core.set_learning(True)

@@ -56,6 +56,27 @@ def test_context_program_places_addresses_mode_and_third_factors(model):
         with pytest.raises(ValueError, match="out of range|need 2 labels"):
             A.context_program(lay, px, np.array(labels), t_token=model.t_token,
                               slots=None if slots is None else np.array(slots))
+    # duplicate slots (the second key overwrites the first), a token length other than the
+    # model's (its rules write at that epoch: a shorter token wrote nothing, all queries -> 0),
+    # pixels of another width (one column was broadcast to every pixel axon)
+    with pytest.raises(ValueError, match="share a slot"):
+        A.context_program(lay, px, np.array([0, 1]), t_token=model.t_token,
+                          slots=np.array([1, 1]))
+    with pytest.raises(ValueError, match="this model's tokens are"):
+        A.context_program(lay, px, np.array([0, 1]), t_token=model.t_token - 8)
+    with pytest.raises(ValueError, match="pixels must have shape"):
+        A.context_program(lay, px[:, :, :1], np.array([0, 1]), t_token=model.t_token)
+    with pytest.raises(ValueError, match="pixels must have shape"):
+        A.query_raster(lay, px[:, :, :1], t_token=model.t_token, ramp_steps=model.ramp_steps)
+    with pytest.raises(ValueError, match="ramp_steps must be >= 0"):
+        A.query_raster(lay, px, t_token=model.t_token, ramp_steps=-5)
+    with pytest.raises(ValueError, match="n_slots must be an integer"):
+        A.layout(model, 2.5, 4)
+    net = A.build_network(model, 3, 4)
+    with pytest.raises(ValueError, match="is not this network's"):
+        A.run_c(net, A.layout(model, 4, 4), raster, third, raster)
+    with pytest.raises(ValueError, match="third-factor programs"):
+        A.run_c(net, lay, raster, third[:1], raster)
     q = A.query_raster(lay, px, t_token=model.t_token, ramp_steps=model.ramp_steps)
     go = q[0, :, lay.go_axon]
     assert go[model.n_steps:model.n_steps + model.ramp_steps].all() and go.sum() == \

@@ -73,6 +73,8 @@ def test_minimal_toml(tmp_path):
      r"m.toml: start state 'z' appears in no transition"),
     ('start = "a"\ntransitions = [{ from = "a", input = "x y", to = "b" }]',
      r"m.toml: transitions\[0\].input: 'x y' is not a valid name"),
+    ('start = "a\\n"\ntransitions = [{ from = "a\\n", input = "x", to = "a" }]',
+     r"m.toml: start: 'a\\n' is not a valid name"),  # a trailing newline is not a name
     ('start = "a"\ntransitions = [{ from = "a", input = 3, to = "b" }]',
      r"m.toml: transitions\[0\].input: expected a string, got int 3"),
     ('start = "a"\nstates = ["a"]\ntransitions = [{ from = "a", input = "x", to = "b" }]',
@@ -111,6 +113,20 @@ def test_machine_too_large_for_n():
         fsm.compile_fsm(EXAMPLE, 400)
     fsm.compile_fsm(EXAMPLE, 400, check_capacity=False)  # allowed when asked
     assert fsm.max_states_for(10_000) == 312  # C + 2.2 C < 1000
+
+
+def test_capacity_bound_is_exact():
+    # in floats 14 + 2.2 * 1 < 0.1 * 162 was False (16.200000000000003 >= 16.2): N = 162 was
+    # refused while the message said "use N >= 162"; the bound is now in exact rationals
+    m = fsm.FSMSpec.build("s0", [Transition("s0", "x", "s1")],
+                               states=[f"s{i}" for i in range(14)])
+    with pytest.raises(ValueError, match="use N >= 163"):
+        fsm._check_capacity(m, 162, "m")
+    fsm._check_capacity(m, 163, "m")
+    # max_states_for: C states and C edges fit, C + 1 do not (it was one too high at N = 96)
+    for n in (96, 192, 384, 736, 1000, 4000):
+        c = fsm.max_states_for(n)
+        assert c + 2.2 * c < 0.1 * n + 1e-9 and not (c + 1) * 32 < n
 
 
 def test_compile_shapes_and_integer_weights():
