@@ -230,7 +230,7 @@ def params_to_model(m: A.AttentionModel, params) -> A.AttentionModel:
     pp, ps = params.pops[0], params.pops[1]
     w = np.clip(np.floor(np.asarray(params.conns[A.C_PIX].w)[:, :m.n_pixels] + 0.5), -128, 127)
     bias = np.clip(np.floor(np.asarray(pp.bias_mant) + 0.5), C.BIAS_MANT_MIN, C.BIAS_MANT_MAX)
-    hy = plasticity.to_hyper(params.conns[A.C_KEY].hyper)
+    hy = plasticity.to_hyper(params.conns[A.C_KEY].hyper, m.rules()[0])  # its width limits
     return dataclasses.replace(
         m, w_proj=w.astype(np.int8), proj_bias=bias.astype(np.int32),
         proj_vth=q(pp.vth_mant, 0, C.VTH_MANT_MAX), slot_vth=q(ps.vth_mant, 0, C.VTH_MANT_MAX),

@@ -149,7 +149,9 @@ def to_network(cfg: ModelConfig, theta: dict[str, Any], *, hyper=None) -> Networ
                                                     C.BIAS_MANT_MAX)),
                      refractory=cfg.out_refractory)
     r = cfg.parsed_rule
-    r = r.with_hyper(hyper if hyper is not None else plasticity.to_hyper(theta["hyper"]))
+    # with the rule: its terms' width limits, as the twin applied them in training (without,
+    # a coefficient the twin held at its limit was exported unclipped and refused)
+    r = r.with_hyper(hyper if hyper is not None else plasticity.to_hyper(theta["hyper"], r))
     w0 = np.broadcast_to(_q(theta["w0"], C.WEIGHT_MIN, C.WEIGHT_MAX), (cfg.ways, cfg.n_hidden))
     conns = (
         Connection(INPUT, "hidden", w_in,
