@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
 bench: $(STAMP)
-	$(PY) tests/bench/run.py --out bench-results
+	$(PY) tests/bench/run.py --out bench-results $(if $(ONLY),--only $(ONLY))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check edgelearn metatrain firmware_sim tests demos

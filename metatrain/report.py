@@ -33,7 +33,8 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
                            episodes=E.episodes, seed=cfg.seed, workers=workers)
     res["test"] = ev.evaluate(art, eps, engine=E.engine, baselines=E.baselines,
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
-    said(f"held-out {cfg.data.kind}, {E.episodes} episodes on the {E.engine}", t0, res["test"])
+    said(f"held-out {cfg.data.kind}, {E.episodes} episodes on the {res['test']['engine']}"
+         + (" (C runtime unavailable)" if "fallback" in res["test"] else ""), t0, res["test"])
     if E.nmnist:
         path = Path(E.nmnist)
         if not path.is_absolute():

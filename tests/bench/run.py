@@ -22,10 +22,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("bench-results"))
-    ap.add_argument("--only", default="", help="comma-separated names (bench_<name>.py)")
+    ap.add_argument("--only", default="", help="comma-separated names (bench_<name>.py); "
+                    "make bench ONLY=a,b passes it")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    known = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    if only - set(known):
+        ap.error(f"--only: no benchmark named {', '.join(sorted(only - set(known)))} "
+                 f"(known: {', '.join(known)})")
     sys.path.insert(0, str(HERE))
     summary = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                            "python": platform.python_version()}, "results": {}}
