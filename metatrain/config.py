@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelearn import constants as C
+from edgelearn.artifact import U32_MAX
 
 from .model import ModelConfig
 
@@ -132,7 +133,7 @@ def _build(cls, raw: dict[str, Any], where: str):
         elif isinstance(default, bool):
             if not isinstance(v, bool):
                 raise ValueError(f"{where}.{k} must be true or false, got {v!r}")
-        elif isinstance(default, float) and isinstance(v, int):
+        elif isinstance(default, float) and type(v) is int:  # (a bool is an int: refused)
             v = float(v)
         elif type(default) is not type(v):
             raise ValueError(f"{where}.{k} must be {type(default).__name__}, got {v!r}")
@@ -192,6 +193,9 @@ _RANGES: tuple[tuple[str, str, int, int | None], ...] = (
     ("eval", "nmnist_queries", 1, None),
     ("dist", "num_processes", 0, None), ("dist", "process_id", -1, None),
 )
+# numbers the artifact stores as unsigned 32-bit fields (the input map's dt_us, the readout's
+# steps): a larger one trains for hours and then fails to export
+_U32 = (("data", "dt_us"), ("data", "steps"))
 # floats that must be > 0 (a zero clip or temperature silently stops learning)
 _POSITIVE = (("model", "beta"), ("meta", "clip"), ("eval", "transfer_lr"))
 
@@ -209,9 +213,65 @@ def _check_ranges(cfg: Config) -> None:
         if v < lo or (hi is not None and v > hi):
             allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise ValueError(f"{sec}.{key} must be {allowed}, got {v}")
+    for sec, key in _U32:
+        if getattr(getattr(cfg, sec), key) > U32_MAX:
+            raise ValueError(f"{sec}.{key} must be <= {U32_MAX} (a 32-bit field of the "
+                             f"artifact), got {getattr(getattr(cfg, sec), key)}")
     for sec, key in _POSITIVE:
         if not getattr(getattr(cfg, sec), key) > 0:
             raise ValueError(f"{sec}.{key} must be > 0, got {getattr(getattr(cfg, sec), key)}")
+
+
+def _check_dist(dist: DistConfig) -> None:
+    """Refuse [dist] keys that the run would ignore: without ``coordinator`` JAX's cluster
+    auto-detection finds the process count and index (``num_processes``/``process_id`` are not
+    passed), and without ``distributed = true`` nothing of [dist] is used."""
+    default = DistConfig()
+    given = [f"dist.{k} = {getattr(dist, k)!r}" for k in ("coordinator", "num_processes",
+                                                          "process_id")
+             if getattr(dist, k) != getattr(default, k)]
+    if given and not dist.distributed:
+        raise ValueError(f"{', '.join(given)}: [dist] is used only with dist.distributed = "
+                         f"true (it would be ignored); set it or remove these keys")
+    if not dist.coordinator and (dist.num_processes, dist.process_id) != (
+            default.num_processes, default.process_id):
+        raise ValueError(f"dist.num_processes = {dist.num_processes} and dist.process_id = "
+                         f"{dist.process_id} are used only with dist.coordinator (without it, "
+                         f"JAX's cluster auto-detection finds them): set dist.coordinator or "
+                         f"remove them")
+
+
+def nmnist_folder(cfg: Config) -> Path | None:
+    """``eval.nmnist`` as a path (relative to the repository root), or None when unset."""
+    if not cfg.eval.nmnist:
+        return None
+    path = Path(cfg.eval.nmnist)
+    return path if path.is_absolute() else Path(__file__).resolve().parent.parent / path
+
+
+def check_nmnist(cfg: Config) -> None:
+    """Where the ``eval.nmnist`` folder exists (the report's second held-out test), it must
+    hold ``episode.ways`` classes of ``episode.shots + eval.nmnist_queries`` recordings each
+    (ValueError naming the keys). Checked before any work, not after training."""
+    path = nmnist_folder(cfg)
+    if path is None or not path.is_dir():
+        return  # the report skips it and says so
+    from edgelearn import events
+
+    e, q = cfg.episode, cfg.eval.nmnist_queries
+    try:
+        ds = events.open_dataset(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"eval.nmnist = {cfg.eval.nmnist!r}: {err}") from None
+    classes = list(ds.classes)
+    if len(classes) < e.ways:
+        raise ValueError(f"eval.nmnist = {cfg.eval.nmnist!r} holds {len(classes)} classes, "
+                         f"fewer than episode.ways = {e.ways}")
+    least = min(ds.count(c) for c in classes)
+    if least < e.shots + q:
+        raise ValueError(f"eval.nmnist = {cfg.eval.nmnist!r}: some classes hold only {least} "
+                         f"recordings, fewer than episode.shots + eval.nmnist_queries = "
+                         f"{e.shots} + {q}; lower eval.nmnist_queries or set eval.nmnist = \"\"")
 
 
 def check(cfg: Config) -> None:
@@ -241,6 +301,7 @@ def check(cfg: Config) -> None:
         raise ValueError(f"dist.process_id = {cfg.dist.process_id} must be in 0 .. "
                          f"dist.num_processes - 1 = {cfg.dist.num_processes - 1} where "
                          f"dist.coordinator is set")
+    _check_dist(cfg.dist)
     if cfg.pretrain.metric not in ("euclid", "dot"):
         raise ValueError(f"pretrain.metric must be 'euclid' or 'dot', got {cfg.pretrain.metric!r}")
     for name in ("train_classes", "val_classes", "test_classes"):

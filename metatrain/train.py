@@ -4,14 +4,19 @@ A run folder holds::
 
     config.toml          the config as given (plus run.json: seeds, devices, versions)
     metrics.jsonl        one JSON object per logged step (phase, step, loss, acc, ...)
-    checkpoints/         pretrain.pkl, last.pkl (theta + optimizer state + step): --resume
+    checkpoints/         pretrain.pkl, last.pkl (theta + optimizer state + step + the time
+                         spent): --resume
     model.elm            the deployable artifact
     report.json          held-out evaluation: meta-trained vs baselines, accuracy vs shots
     learning_curve.png, shots.png
 
 Every random choice derives from ``config.seed`` (parameter init, episode order) and
 ``data.generator_seed`` (the samples); episode ``i`` of a split is a function of
-``(seed, split, i)``, so a resumed run sees the same episodes as an uninterrupted one.
+``(seed, split, i)``, so a resumed run sees the same episodes as an uninterrupted one. On
+``--resume``, ``metrics.jsonl`` is cut back to the records the checkpoints cover (the resumed
+run writes the others again), and the timings add up the time each checkpoint carries
+(:class:`Clock`): a resumed run's folder and report differ from an uninterrupted run's in their
+timings only.
 
 Scale: episodes of an outer step are sharded over a 1-D device mesh (axis ``"ep"``) with
 ``NamedSharding``; the parameters are replicated and XLA inserts the gradient all-reduce.
@@ -47,7 +52,7 @@ from edgelearn._version import __version__
 from edgelearn.artifact import Artifact, Readout, save
 
 from . import data, model
-from .config import Config
+from .config import Config, check_nmnist
 
 # --------------------------------------------------------------------------- helpers
 
@@ -68,6 +73,71 @@ def source_version() -> str:
 def peak_rss_mb() -> float:
     """This process's peak resident memory (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+_PHASES = ("data_s", "pretrain_s", "metatrain_s")
+
+
+class Clock:
+    """The run's compute time by phase, across ``--resume``.
+
+    :meth:`spent` (saved in every checkpoint) is the time of the work a checkpoint holds: what
+    the checkpoint this process continues from had spent (:meth:`carry`) plus this process's
+    own time, per phase (``data_s``, ``pretrain_s``, ``metatrain_s``) and in all (``wall_s``),
+    the largest peak RSS, and ``processes``, how many processes did that work. Work done after
+    a process's last checkpoint, lost with it, is not counted."""
+
+    def __init__(self) -> None:
+        self.t_start = time.time()
+        self.base = self.zero()
+        self.own = dict.fromkeys(_PHASES, 0.0)
+        self.phase: str | None = None
+        self.t_phase = 0.0
+
+    @staticmethod
+    def zero() -> dict[str, Any]:
+        """What a fresh run has spent (also the template of a checkpoint's ``spent``)."""
+        return {**dict.fromkeys((*_PHASES, "wall_s", "peak_rss_mb"), 0.0), "processes": 0}
+
+    @classmethod
+    def started(cls, phase: str) -> Clock:
+        clock = cls()
+        clock.start(phase)
+        return clock
+
+    def start(self, phase: str) -> None:
+        self.phase, self.t_phase = phase, time.time()
+
+    def stop(self) -> None:
+        if self.phase is not None:
+            self.own[self.phase] += time.time() - self.t_phase
+        self.phase = None
+
+    def carry(self, spent: dict[str, Any]) -> None:
+        """Continue from a checkpoint that had ``spent`` this (replacing what an earlier
+        checkpoint of this process carried: a later checkpoint includes it)."""
+        self.base = {k: float(spent[k]) for k in self.zero()}
+        self.base["processes"] = int(spent["processes"])
+
+    def phase_s(self) -> float:
+        """Seconds spent in the running phase, over all processes (``time_s`` of a record)."""
+        assert self.phase is not None
+        return self.base[self.phase] + self.own[self.phase] + time.time() - self.t_phase
+
+    def spent(self) -> dict[str, Any]:
+        now = time.time()
+        out = {k: self.base[k] + self.own[k] + (now - self.t_phase if k == self.phase else 0.0)
+               for k in _PHASES}
+        return {**out, "wall_s": self.base["wall_s"] + now - self.t_start,
+                "peak_rss_mb": max(self.base["peak_rss_mb"], peak_rss_mb()),
+                "processes": self.base["processes"] + 1}
+
+    def timing(self) -> dict[str, Any]:
+        """The report's timings: the run's total, ``resumed`` = how many earlier processes'
+        work (resumed from their checkpoints) it includes."""
+        sp = self.spent()
+        return {**{k: round(sp[k], 1) for k in _PHASES}, "train_wall_s": round(sp["wall_s"], 1),
+                "peak_rss_mb": round(sp["peak_rss_mb"], 1), "resumed": sp["processes"] - 1}
 
 
 def make_mesh(n_devices: int | None = None) -> Mesh:
@@ -269,6 +339,20 @@ def check_artifact(path: Path) -> None:
         raise ValueError(f"--artifact {path}: not writable")
 
 
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file beside ``dst``, then rename: a kill
+    mid-copy leaves ``dst`` as it was (at worst a stray ``.tmp`` file), never truncated."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        tmp.replace(dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class Run:
     """A run folder: metrics, checkpoints, progress."""
 
@@ -287,7 +371,38 @@ class Run:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.toml").write_text(cfg_text)
         (out / "checkpoints").mkdir(exist_ok=True)
+        if resume:
+            self._trim_metrics()
         self.metrics = open(out / "metrics.jsonl", "a")
+
+    def _trim_metrics(self) -> None:
+        """Cut ``metrics.jsonl`` back to what the checkpoints cover, so that the resumed run
+        leaves it as an uninterrupted run would: the pre-training records only where
+        ``pretrain.pkl`` is (it is saved at the end of pre-training), the meta and val records
+        of the steps before ``last.pkl``'s step, no timing record (written at the end) and no
+        line cut short by a kill. Written atomically (temporary file, then rename)."""
+        path = self.out / "metrics.jsonl"
+        if not path.exists():
+            return
+        pre_done = (self.out / "checkpoints" / "pretrain.pkl").exists()
+        last = self.load_ckpt("last.pkl")
+        meta_done = int(last["step"]) if last is not None else 0
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            phase, step = rec.get("phase"), rec.get("step")
+            if (phase == "pretrain" and pre_done) or (
+                    phase in ("meta", "val") and isinstance(step, int) and step < meta_done):
+                keep.append(line + "\n")
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            f.writelines(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
 
     def log(self, **rec: Any) -> None:
         if self.metrics is None:
@@ -316,6 +431,9 @@ class Run:
         """Checkpoint ``name`` as the writer reads it, on every process (``template``: the
         pytree structure it has; None where the writer has no such checkpoint)."""
         ck = self.load_ckpt(name)
+        if ck is not None and isinstance(template, dict):
+            # a checkpoint from before a key was added (``spent``): the template's value
+            ck = {k: ck.get(k, v) for k, v in template.items()}
         if jax.process_count() == 1:
             return ck
         from jax.experimental import multihost_utils as mh
@@ -420,10 +538,15 @@ def build_pools(cfg: Config, progress=None) -> dict[str, data.RasterPool]:
     return pools
 
 
-def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress):
+def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress,
+             clock: Clock | None = None):
+    """Feature pre-training (``clock``: the run's, its ``pretrain_s`` phase started; None: a
+    fresh one)."""
     p = cfg.pretrain
-    ck = run.sync_ckpt("pretrain.pkl", {"theta": theta})
+    clock = clock or Clock.started("pretrain_s")
+    ck = run.sync_ckpt("pretrain.pkl", {"theta": theta, "spent": Clock.zero()})
     if ck is not None:
+        clock.carry(ck["spent"])
         return jax.tree.map(jnp.asarray, ck["theta"])
     if p.steps <= 0:
         return theta
@@ -431,7 +554,6 @@ def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress):
     opt_state = tx.init(theta)
     step = make_pretrain_step(cfg, tx)
     task = progress.add_task("pre-training features", total=p.steps, info="")
-    t0 = time.time()
     for i in range(p.steps):
         rng = np.random.default_rng([cfg.seed, 0xF7, i])
         ci = np.repeat(rng.choice(len(pool.classes), p.ways, replace=False), p.samples)
@@ -440,11 +562,11 @@ def pretrain(cfg: Config, run: Run, theta, pool: data.RasterPool, progress):
         theta, opt_state, m = step(theta, opt_state, jnp.asarray(pool.get(ci, si)))
         if i % 10 == 0 or i == p.steps - 1:
             m = {k: float(v) for k, v in m.items()}
-            run.log(phase="pretrain", step=i, time_s=time.time() - t0, **m)
+            run.log(phase="pretrain", step=i, time_s=clock.phase_s(), **m)
             progress.update(task, info=f"loss {m['loss']:.3f} acc {m['acc']:.2f} "
                                        f"rate {m['rate']:.2f}")
         progress.advance(task)
-    run.save_ckpt("pretrain.pkl", {"theta": theta})
+    run.save_ckpt("pretrain.pkl", {"theta": theta, "spent": clock.spent()})
     return theta
 
 
@@ -465,15 +587,20 @@ def _check_batch(cfg: Config, mesh: Mesh) -> None:
                          f"devices")
 
 
-def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
+def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh,
+              clock: Clock | None = None):
+    """The outer loop (``clock``: the run's, its ``metatrain_s`` phase started; None: a fresh
+    one)."""
     m, e = cfg.meta, cfg.episode
+    clock = clock or Clock.started("metatrain_s")
     _check_batch(cfg, mesh)
     tx = meta_optimizer(cfg, theta)
     opt_state = tx.init(theta)
     start = 0
     ck = run.sync_ckpt("last.pkl", {"theta": theta, "opt_state": opt_state,
-                                    "step": np.int32(0)})
+                                    "step": np.int32(0), "spent": Clock.zero()})
     if ck is not None:
+        clock.carry(ck["spent"])
         theta = jax.tree.map(jnp.asarray, ck["theta"])
         opt_state = jax.tree.map(jnp.asarray, ck["opt_state"])
         start = int(ck["step"])
@@ -482,7 +609,6 @@ def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
     n_proc, pid = jax.process_count(), jax.process_index()
     local = m.batch // n_proc
     task = progress.add_task("meta-training", total=m.steps, completed=start, info="")
-    t0 = time.time()
     shots = m.train_shots or (e.shots,)
     for i in range(start, m.steps):
         # one compiled step per shot count (the inner loop's length is static)
@@ -492,14 +618,15 @@ def metatrain(cfg: Config, run: Run, theta, pools, progress, mesh: Mesh):
         theta, opt_state, met = step(theta, opt_state, *put_batch(mesh, (S, L, Q, QL)))
         if i % 5 == 0 or i == m.steps - 1:
             met = {k: float(v) for k, v in met.items()}
-            run.log(phase="meta", step=i, time_s=time.time() - t0, **met)
+            run.log(phase="meta", step=i, time_s=clock.phase_s(), **met)
             progress.update(task, info=f"loss {met['loss']:.3f} acc {met['acc']:.2f}")
         if (i + 1) % m.val_every == 0 or i == m.steps - 1:
             va = validate(cfg, eval_fn, theta, pools["val"], m.val_episodes)
-            run.log(phase="val", step=i, val_acc=va, time_s=time.time() - t0)
+            run.log(phase="val", step=i, val_acc=va, time_s=clock.phase_s())
             progress.update(task, info=f"val acc {va:.3f}")
         if (i + 1) % m.checkpoint_every == 0 or i == m.steps - 1:
-            run.save_ckpt("last.pkl", {"theta": theta, "opt_state": opt_state, "step": i + 1})
+            run.save_ckpt("last.pkl", {"theta": theta, "opt_state": opt_state, "step": i + 1,
+                                       "spent": clock.spent()})
         progress.advance(task)
     return theta
 
@@ -536,7 +663,7 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
             kw = dict(coordinator_address=cfg.dist.coordinator,
                       num_processes=cfg.dist.num_processes, process_id=cfg.dist.process_id)
         jax.distributed.initialize(**kw)
-    t_start = time.time()
+    clock = Clock()
     # several processes: the first one writes the run folder, the others only compute
     writer = jax.process_index() == 0
     mesh = make_mesh(devices)
@@ -546,6 +673,8 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
         own = artifact is not None and Path(artifact).resolve() == (out / "model.elm").resolve()
         if writer and artifact is not None and not own:  # (the run folder is made below)
             check_artifact(artifact)
+        if writer and evaluate:
+            check_nmnist(cfg)  # the report's N-MNIST test, where its folder is
         r = Run(out, cfg, cfg_text, resume=resume, quiet=quiet, writer=writer)
     except ValueError as e:
         refused = str(e)
@@ -565,19 +694,17 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
         (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     theta = model.init_theta(cfg.model, jax.random.PRNGKey(cfg.seed))
     with r.progress() as progress:
-        t = time.time()
+        clock.start("data_s")
         pools = build_pools(cfg, progress)
-        t_data = time.time() - t
-        t = time.time()
-        theta = pretrain(cfg, r, theta, pools["train"], progress)
-        t_pre = time.time() - t
-        t = time.time()
-        theta = metatrain(cfg, r, theta, pools, progress, mesh)
-        t_meta = time.time() - t
-    train_wall = time.time() - t_start
-    timing = {"data_s": round(t_data, 1), "pretrain_s": round(t_pre, 1),
-              "metatrain_s": round(t_meta, 1), "train_wall_s": round(train_wall, 1),
-              "peak_rss_mb": round(peak_rss_mb(), 1)}
+        clock.stop()
+        clock.start("pretrain_s")
+        theta = pretrain(cfg, r, theta, pools["train"], progress, clock)
+        clock.stop()
+        clock.start("metatrain_s")
+        theta = metatrain(cfg, r, theta, pools, progress, mesh, clock)
+        clock.stop()
+    # the run's totals over every process that did its work (``resumed``: how many before this)
+    timing = clock.timing()
     r.log(phase="timing", **timing)
     summary: dict[str, Any] = {"timing": timing}
     if not writer:
@@ -589,10 +716,10 @@ def run(cfg: Config, cfg_text: str, out: Path, *, resume: bool = False, quiet: b
         summary.update(report.final_report(cfg, art, out, quiet=quiet))
         art = export(cfg, theta, summary)
         save(out / "model.elm", art)
-    summary["total_wall_s"] = round(time.time() - t_start, 1)
+    summary["total_wall_s"] = round(clock.spent()["wall_s"], 1)
     (out / "report.json").write_text(json.dumps(summary, indent=1) + "\n")
     if artifact is not None and Path(artifact).resolve() != (out / "model.elm").resolve():
-        shutil.copyfile(out / "model.elm", artifact)  # (--artifact RUN/model.elm: it is there)
+        copy_atomic(out / "model.elm", Path(artifact))  # (--artifact RUN/model.elm: it is there)
     if not quiet:
         print(json.dumps(summary, indent=1), file=sys.stderr)
     return summary

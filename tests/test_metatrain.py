@@ -566,3 +566,172 @@ def test_evaluate_cli_real_nmnist_folder(smoke_run):
     r = _cli("evaluate", str(smoke_run / "model.elm"), "--data", str(NMNIST), "--queries", "5",
              "--episodes", "1", "--engine", "twin")
     assert r.returncode == 2 and "samples" in r.stderr
+
+
+_KILLED = """
+import os, sys
+from metatrain import train
+phase, step = sys.argv[1], int(sys.argv[2])
+log = train.Run.log
+def killed(self, **rec):  # the process dies right after logging (phase, step)
+    log(self, **rec)
+    if rec.get("phase") == phase and rec.get("step") == step:
+        os._exit(137)
+train.Run.log = killed
+from edgelearn.cli import main
+sys.exit(main(["metatrain", *sys.argv[3:]]))
+"""
+
+
+def _records(out):
+    return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_resume_after_kills_leaves_the_metrics_of_an_uninterrupted_run(smoke_run, tmp_path):
+    # killed in pre-training (no checkpoint yet), then between two meta checkpoints (after
+    # logging step 5, before last.pkl at step 6): metrics.jsonl held the re-run steps twice,
+    # with time_s going backwards, and the timings were the last process's alone
+    out = tmp_path / "killed"
+    args = [str(SMOKE), "--out", str(out), "--quiet", "--no-eval"]
+    for phase, step in (("pretrain", 0), ("meta", 5)):
+        r = subprocess.run([sys.executable, "-c", _KILLED, phase, str(step), *args,
+                            *(["--resume"] if out.exists() else [])],
+                           cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 137, r.stderr[-3000:]
+    killed = _records(out)
+    assert killed[-1]["phase"] == "meta" and killed[-1]["step"] == 5
+    r = _cli("metatrain", *args, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    def untimed(recs):
+        return [{k: v for k, v in x.items() if k != "time_s"} for x in recs
+                if x["phase"] != "timing"]
+
+    got, ref = _records(out), _records(smoke_run)
+    assert untimed(got) == untimed(ref)
+    assert [x["phase"] for x in got].count("timing") == 1 and got[-1]["phase"] == "timing"
+    for phases in (("pretrain",), ("meta", "val")):  # one clock per phase, across processes
+        t = [x["time_s"] for x in got if x["phase"] in phases]
+        assert t == sorted(t), phases
+    # the timings add up the processes whose work the checkpoints kept: pre-training ran in
+    # the second process, whose time the resumed run carries
+    timing = got[-1]
+    rep = json.loads((out / "report.json").read_text())["timing"]
+    assert {k: v for k, v in timing.items() if k != "phase"} == rep
+    assert artifact.load(out / "model.elm").manifest["metrics"]["timing"] == rep
+    assert rep["resumed"] == 1 and json.loads((smoke_run / "report.json").read_text())[
+        "timing"]["resumed"] == 0
+    pre = max(x["time_s"] for x in got if x["phase"] == "pretrain")
+    meta = max(x["time_s"] for x in got if x["phase"] in ("meta", "val"))
+    assert rep["pretrain_s"] >= round(pre, 1) > 0 and rep["metatrain_s"] >= round(meta, 1)
+    assert rep["train_wall_s"] >= rep["data_s"] + rep["pretrain_s"] + rep["metatrain_s"] - 0.2
+    # and the network is the uninterrupted run's
+    a, b = artifact.load(smoke_run / "model.elm").network, artifact.load(out / "model.elm").network
+    for c0, c1 in zip(a.connections, b.connections, strict=True):
+        assert np.array_equal(c0.weights, c1.weights)
+
+
+def test_resume_trims_metrics_to_the_checkpoints(tmp_path):
+    # what the checkpoints cover stays; the rest (written again by the resumed run, or cut
+    # short by the kill) goes, and the file is replaced whole, not rewritten in place
+    import pickle
+
+    from metatrain import train
+
+    cfg, text = config.load(SMOKE)
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "config.toml").write_text(text)
+    recs = [dict(phase="pretrain", step=0), dict(phase="pretrain", step=3),
+            dict(phase="meta", step=0), dict(phase="val", step=2), dict(phase="meta", step=5),
+            dict(phase="val", step=5), dict(phase="timing", data_s=1.0)]
+    lines = "".join(json.dumps(x) + "\n" for x in recs) + '{"phase": "me'
+    (out / "metrics.jsonl").write_text(lines)
+
+    def resumed():
+        train.Run(out, cfg, text, resume=True, quiet=True).metrics.close()
+        return [(x["phase"], x.get("step")) for x in _records(out)]
+
+    assert resumed() == []  # no checkpoint: pre-training and meta-training run again
+    (out / "metrics.jsonl").write_text(lines)
+    (out / "checkpoints" / "pretrain.pkl").write_bytes(b"")
+    assert resumed() == [("pretrain", 0), ("pretrain", 3)]
+    (out / "metrics.jsonl").write_text(lines)
+    with open(out / "checkpoints" / "last.pkl", "wb") as f:
+        pickle.dump({"step": 3}, f)
+    assert resumed() == [("pretrain", 0), ("pretrain", 3), ("meta", 0), ("val", 2)]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.toml",
+                                                      "metrics.jsonl"]
+
+
+def test_artifact_copy_is_atomic(tmp_path, monkeypatch):
+    # --artifact was written in place: a kill mid-copy left a truncated file (the shipped
+    # edgelearn/data/oneshot_default.elm); now the old file stays until the new one is whole
+    import shutil
+
+    from metatrain import train
+
+    cfg, text = config.load(SMOKE)
+    for phase in ("pretrain", "metatrain"):  # the copy, not the training, is under test
+        monkeypatch.setattr(train, phase, lambda cfg, run, theta, *a, **k: theta)
+    monkeypatch.setattr(train, "build_pools", lambda cfg, progress=None: {"train": None})
+    dest = tmp_path / "ship"
+    dest.mkdir()
+    shipped = dest / "oneshot.elm"
+    shipped.write_bytes(b"the old artifact")
+
+    class Killed(BaseException):
+        pass
+
+    copy = shutil.copyfile
+
+    def killed_mid_copy(src, dst, *a, **k):
+        Path(dst).write_bytes(Path(src).read_bytes()[:64])
+        raise Killed
+
+    monkeypatch.setattr(shutil, "copyfile", killed_mid_copy)
+    with pytest.raises(Killed):
+        train.run(cfg, text, tmp_path / "a", quiet=True, evaluate=False, artifact=shipped)
+    assert shipped.read_bytes() == b"the old artifact"
+    assert [p.name for p in dest.iterdir()] == ["oneshot.elm"]
+    monkeypatch.setattr(shutil, "copyfile", copy)
+    train.run(cfg, text, tmp_path / "b", quiet=True, evaluate=False, artifact=shipped)
+    assert shipped.read_bytes() == (tmp_path / "b" / "model.elm").read_bytes()
+    assert [p.name for p in dest.iterdir()] == ["oneshot.elm"]
+    artifact.load(shipped)
+
+
+@pytest.mark.parametrize("raw, msg", [
+    # export's range, at load rather than after training
+    ({"data": {"dt_us": 5_000_000_000}}, "data.dt_us must be <= 4294967295"),
+    ({"meta": {"lr_w": True}}, "meta.lr_w must be float, got True"),  # was 1.0
+    ({"model": {"beta": False}}, "model.beta must be float, got False"),
+    # ignored, silently, before
+    ({"dist": {"num_processes": 3, "process_id": 7}},
+     r"dist.num_processes = 3, dist.process_id = 7: \[dist\] is used only with "
+     r"dist.distributed = true"),
+    ({"dist": {"distributed": True, "num_processes": 3, "process_id": 7}},
+     "dist.num_processes = 3 and dist.process_id = 7 are used only with dist.coordinator"),
+])
+def test_config_refuses_what_failed_or_was_ignored_after_loading(raw, msg):
+    with pytest.raises(ValueError, match=msg):
+        config.from_dict(raw)
+    config.from_dict({"dist": {"distributed": True}})  # JAX's auto-detection: still fine
+    config.from_dict({"dist": {"distributed": True, "coordinator": "h:1", "num_processes": 2,
+                               "process_id": 1}})
+
+
+@pytest.mark.skipif(not NMNIST.is_dir(), reason="N-MNIST sample recordings not present")
+def test_metatrain_refuses_too_few_nmnist_recordings_before_any_work(tmp_path, capsys):
+    # 5 recordings per digit: 1 shot + 5 queries failed after training (model.elm written,
+    # no report.json), naming evaluate's --shots + --queries; now refused up front
+    from edgelearn.cli import main
+
+    cfg = tmp_path / "nq.toml"
+    cfg.write_text(SMOKE.read_text().replace("nmnist_queries = 4", "nmnist_queries = 5"))
+    assert "nmnist_queries = 5" in cfg.read_text()
+    assert main(["metatrain", str(cfg), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert ("some classes hold only 5 recordings, fewer than episode.shots + "
+            "eval.nmnist_queries = 1 + 5") in err
+    assert not (tmp_path / "run").exists()
