@@ -5,8 +5,8 @@ the shipped artifact meta-trained on gestures over the serial protocol, and stre
 own generated gesture recordings (classes the artifact never saw) at their real pace: for each
 episode, one labelled example per class is learned on the device, then query recordings are
 classified live. ``--recordings`` streams real labelled files instead (an N-MNIST folder, a DVS
-Gesture folder, a ``class/file`` folder, or files named one by one: :class:`LabelledFiles`). A
-JSON report and PNG figures go to ``--report``.
+Gesture folder, a ``class/file`` folder, or files named one by one:
+:class:`edgelearn.events.FileListDataset`). A JSON report and PNG figures go to ``--report``.
 
 Top-level imports stay light: everything heavy is imported in :func:`run`.
 """
@@ -130,7 +130,10 @@ def dataset(args):
         else:
             if not all(p.is_file() for p in args.recordings):
                 raise UsageError("--recordings takes one folder, or files (no folders)")
-            ds = LabelledFiles(args.recordings)
+            try:
+                ds = events.FileListDataset(args.recordings)
+            except (ValueError, FileNotFoundError) as e:  # a file its label list lacks
+                raise UsageError(f"--recordings: {e}") from None
             n = sum(map(ds.count, ds.classes))
             name = f"{n} file{'s' * (n != 1)}"
         if not ds.classes:
@@ -144,56 +147,6 @@ def dataset(args):
     ds = events.gestures(n_classes=max(8, args.ways), samples_per_class=args.shots +
                          args.queries + 2, seed=1000 + args.seed)
     return ds, ds.sensor_size, f"generated gestures (seed {1000 + args.seed})"
-
-
-class LabelledFiles:
-    """Recordings named one by one, as a class dataset (``classes``, ``count``, ``get``: what
-    :class:`edgelearn.events.EpisodeSampler` needs). The class of a file is the digit its
-    folder's N-MNIST label list gives it (a ``.bs2``/``.bin`` file beside a ``*.txt`` list, as
-    :class:`edgelearn.events.NMNISTFolder` reads it), else the name of its folder (the
-    ``class/file`` layout). Classes are strings, sorted numerically when all are integers."""
-
-    def __init__(self, paths):
-        from . import events
-        from .cli import UsageError
-
-        listed: dict = {}  # folder -> {file: digit} from its label list
-        files: dict[str, list] = {}  # class -> [(sort key, file)]
-        for p in dict.fromkeys(Path(q).resolve() for q in paths):
-            lists = sorted(p.parent.glob("*.txt"))
-            if p.suffix.lower() in (".bs2", ".bin") and lists:
-                if p.parent not in listed:
-                    nm = events.NMNISTFolder(p.parent)
-                    listed[p.parent] = {f.resolve(): c for c in nm.classes for f in nm.files[c]}
-                if p not in listed[p.parent]:
-                    raise UsageError(f"--recordings: {p} has no label in the N-MNIST label "
-                                     f"list {lists[0]}")
-                label, key = str(listed[p.parent][p]), (str(p.parent), int(p.stem))
-            else:
-                label, key = p.parent.name, (str(p), 0)
-            files.setdefault(label, []).append((key, p))
-        # in the order of the folder forms (NMNISTFolder by number, FolderDataset by name), so
-        # naming every file of a folder gives the episodes of the folder
-        digits = all(c.isdigit() for c in files)
-        self.classes = tuple(sorted(files, key=lambda c: (int(c), c) if digits else (0, c)))
-        self.files = {c: [p for _, p in sorted(files[c])] for c in self.classes}
-
-    def count(self, c) -> int:
-        return len(self.files[c])
-
-    def get(self, c, i: int):
-        from . import events
-
-        rec = events.read(self.files[c][i])
-        return rec.replace(meta={**rec.meta, "label": c, "path": str(self.files[c][i])})
-
-    def get_many(self, pairs):
-        return [self.get(c, i) for c, i in pairs]
-
-    def items(self):
-        for c in self.classes:
-            for i in range(self.count(c)):
-                yield c, i
 
 
 def check_episodes(args, ds, name: str) -> None:

@@ -11,8 +11,9 @@ its sensor size in a :class:`Recording`. See ``docs/events.md``.
   :class:`AddressMap` + :func:`bin_events` / :func:`bin_batch` (to core input rasters).
 - Simulation: :class:`DVSParams`, :class:`DVSSimulator`, :func:`simulate`,
   :func:`simulate_batch`; generators :func:`glyph_batch`, :func:`gesture_batch`.
-- Datasets: :func:`glyphs`, :func:`gestures`, :class:`FolderDataset`, :class:`NMNISTFolder`,
-  :class:`DVSGestureFolder`, :func:`open_dataset`; episodes :class:`EpisodeSampler`.
+- Datasets: :func:`glyphs`, :func:`gestures`, :class:`FolderDataset`, :class:`FileListDataset`,
+  :class:`NMNISTFolder`, :class:`DVSGestureFolder`, :func:`open_dataset`; episodes
+  :class:`EpisodeSampler`.
 """
 
 from ._datasets import (
@@ -20,6 +21,7 @@ from ._datasets import (
     DVSGestureFolder,
     Episode,
     EpisodeSampler,
+    FileListDataset,
     FolderDataset,
     GeneratedDataset,
     NMNISTFolder,
@@ -92,6 +94,7 @@ __all__ = [
     "EventFile",
     "EventFormatError",
     "EventSource",
+    "FileListDataset",
     "FolderDataset",
     "GeneratedDataset",
     "GestureConfig",

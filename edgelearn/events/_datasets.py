@@ -82,6 +82,35 @@ class FolderDataset(ClassDataset):
         return rec.replace(meta={**rec.meta, "label": c, "path": str(self.files[c][i])})
 
 
+class FileListDataset(FolderDataset):
+    """Recordings named one by one. The class of a file is the digit its folder's N-MNIST label
+    list gives it (a ``.bs2``/``.bin`` file beside a ``*.txt`` list, as :class:`NMNISTFolder`
+    reads it), else the name of its folder (the ``class/file`` layout of
+    :class:`FolderDataset`). Classes are strings, in the folder forms' order (numerically when
+    all are integers), so naming every file of a folder gives that folder's episodes. A file
+    its folder's label list does not name raises ``ValueError``."""
+
+    def __init__(self, paths: Sequence):
+        listed: dict = {}  # folder -> {file: digit} from its label list
+        files: dict[str, list] = {}  # class -> [(sort key, file)]
+        for p in dict.fromkeys(pathlib.Path(q).resolve() for q in paths):
+            lists = sorted(p.parent.glob("*.txt"))
+            if p.suffix.lower() in (".bs2", ".bin") and lists:
+                if p.parent not in listed:
+                    nm = NMNISTFolder(p.parent)
+                    listed[p.parent] = {f.resolve(): c for c in nm.classes for f in nm.files[c]}
+                if p not in listed[p.parent]:
+                    raise ValueError(f"{p} has no label in the N-MNIST label list {lists[0]}")
+                label, key = str(listed[p.parent][p]), (str(p.parent), int(p.stem))
+            else:
+                label, key = p.parent.name, (str(p), 0)
+            files.setdefault(label, []).append((key, p))
+        digits = all(c.isdigit() for c in files)
+        self.root = None
+        self.classes = tuple(sorted(files, key=lambda c: (int(c), c) if digits else (0, c)))
+        self.files = {c: [p for _, p in sorted(files[c])] for c in self.classes}
+
+
 class NMNISTFolder(ClassDataset):
     """N-MNIST as SLAYER ships it: ``<id>.bs2`` (or ``.bin``) files and a label list
     (``train1K.txt``: a header line, then ``<id> <class>`` lines). Only listed files that exist
