@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import evaluate as ev
-from .config import Config
+from .config import Config, nmnist_folder
 
 
 def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[str, Any]:
@@ -35,10 +35,8 @@ def final_report(cfg: Config, art, out: Path, *, quiet: bool = False) -> dict[st
                               transfer_steps=E.transfer_steps, transfer_lr=E.transfer_lr)
     said(f"held-out {cfg.data.kind}, {E.episodes} episodes on the {res['test']['engine']}"
          + (" (C runtime unavailable)" if "fallback" in res["test"] else ""), t0, res["test"])
-    if E.nmnist:
-        path = Path(E.nmnist)
-        if not path.is_absolute():
-            path = Path(__file__).resolve().parent.parent / path
+    path = nmnist_folder(cfg)
+    if path is not None:
         if path.is_dir():
             t0 = time.monotonic()
             eps_n = ev.make_episodes(art, str(path), ways=e.ways, shots=e.shots,
