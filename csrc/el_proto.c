@@ -871,12 +871,12 @@ el_proto_status_t el_msg_events_unpack(const uint8_t *p, size_t len, el_msg_even
     }
     v.count = el_get_u16(p);
     v.raw = p + EL_MSG_EVENTS_HEAD_BYTES;
+    *m = v; /* the view, also on ERR_RANGE: a caller can name the event out of order */
     for (i = 1; i < v.count; ++i) {
         if (el_msg_events_at(&v, i).t < el_msg_events_at(&v, i - 1).t) {
             return EL_PROTO_ERR_RANGE;
         }
     }
-    *m = v;
     return EL_PROTO_OK;
 }
 

@@ -522,7 +522,9 @@ el_proto_status_t el_msg_load_chunk_unpack(const uint8_t *payload, size_t len,
 /** RULE request, from/to a view (see also el_msg_rule_pack_list). */
 el_proto_status_t el_msg_rule_pack(const el_msg_rule_t *m, uint8_t *buf, size_t cap, size_t *len);
 el_proto_status_t el_msg_rule_unpack(const uint8_t *payload, size_t len, el_msg_rule_t *m);
-/** EVENTS request, from/to a view (see also el_msg_events_pack_list). */
+/** EVENTS request, from/to a view (see also el_msg_events_pack_list). Unpack answers
+ *  EL_PROTO_ERR_RANGE for a timestamp lower than the one before it, with @p m set (the shape is
+ *  valid), so that the caller can name the event; any other error leaves @p m as it was. */
 el_proto_status_t el_msg_events_pack(const el_msg_events_t *m, uint8_t *buf, size_t cap,
                                      size_t *len);
 el_proto_status_t el_msg_events_unpack(const uint8_t *payload, size_t len, el_msg_events_t *m);

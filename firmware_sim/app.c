@@ -556,14 +556,10 @@ static outcome_t do_events(el_app_t *app, const el_proto_frame_t *f)
     uint64_t now;
     uint32_t prev;
     int st = el_msg_events_unpack(f->payload, f->len, &m);
-    if (st == EL_PROTO_ERR_RANGE) {
-        /* size and reserved bytes are right, a timestamp decreases inside the batch: the loop
-         * below names the first bad event (ERR_RANGE's detail, docs/protocol.md section 3) */
-        m.count = el_get_u16(f->payload);
-        m.raw = f->payload + EL_MSG_EVENTS_HEAD_BYTES;
-    } else if (st != EL_PROTO_OK) {
+    if (st != EL_PROTO_OK && st != EL_PROTO_ERR_RANGE) {
         return fail(st, 0);
-    }
+    } /* ERR_RANGE: a timestamp decreases inside the batch; the loop below names the event
+       * (ERR_RANGE's detail, docs/protocol.md section 3) */
     if (app->core == NULL) {
         return fail(EL_PROTO_E_NO_MODEL, 0);
     }
