@@ -371,7 +371,7 @@ static outcome_t do_rule(el_app_t *app, const el_msg_rule_t *m)
     /* per plastic connection with entries: patch a copy, hand it to the core */
     for (k = 0; k < app->art.desc.n_conns; ++k) {
         uint32_t len = app->art.rule_len[k];
-        int touched = 0;
+        uint32_t first = m->count; /* this connection's first entry; m->count: none */
         el_status_t st;
         if (app->art.rule_code[k] == NULL) {
             continue;
@@ -385,10 +385,12 @@ static outcome_t do_rule(el_app_t *app, const el_msg_rule_t *m)
             (void)hyper_resolve(app, p.id, &conn, &pos, &kind);
             if (conn == k) {
                 hyper_write(app->scratch, pos, kind, p.value);
-                touched = 1;
+                if (first == m->count) {
+                    first = i;
+                }
             }
         }
-        if (!touched) {
+        if (first == m->count) {
             continue;
         }
         st = el_core_set_rule(app->core, k, app->scratch, len);
@@ -396,18 +398,11 @@ static outcome_t do_rule(el_app_t *app, const el_msg_rule_t *m)
             /* values each in range whose combination the core refuses (a term's product can
              * reach 2^24: EL_ERR_RULE_WIDTH): ERR_RANGE naming the first entry of this
              * connection (docs/protocol.md, RULE) */
-            uint32_t j, first = 0;
+            uint32_t j;
             for (j = 0; j < applied_upto; ++j) { /* undo: the image still holds the old rules */
                 if (app->art.rule_code[j] != NULL) {
                     (void)el_core_set_rule(app->core, j, app->art.rule_code[j],
                                            app->art.rule_len[j]);
-                }
-            }
-            for (j = m->count; j > 0; --j) {
-                el_rule_param_t p = el_msg_rule_at(m, j - 1u);
-                (void)hyper_resolve(app, p.id, &conn, &pos, &kind);
-                if (conn == k) {
-                    first = j - 1u;
                 }
             }
             return fail(EL_PROTO_ERR_RANGE, first);
