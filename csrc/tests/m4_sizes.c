@@ -17,6 +17,7 @@
 #include "el_memfns.h" /* memcpy & co: this image has no libc */
 
 #include "edgelearn.h"
+#include "test_fixtures.h" /* STDP, big_sparse_init */
 
 /* ---- semihosting (QEMU: -semihosting-config enable=on) -------------------------------------- */
 
@@ -111,22 +112,10 @@ static void check_eq(uint32_t got, uint32_t want, const char *what)
     }
 }
 
-/* Pair STDP, as csrc/tests/test_learn.c's STDP. */
-static const uint8_t STDP[] = {
-    'E', 'L', 'R', 'U', 0x01, 0x00, 0x01, 0x00, 0x01, 0x00, 0x80, 0x7f,
-    0x00, 0x08, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x04,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x02,
-    0x01, 0xff, 0x02, 0x00, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00, 0x01, 0x03, 0x01, 0x00,
-    0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00,
-};
-
-#define N 65536u
+#define N BIG_SPARSE_N
 
 __attribute__((section(".psram"), aligned(64))) static uint8_t arena[12u << 20];
 static uint32_t indptr[N + 1u];
-static const uint32_t indices[2] = {5, 100};
-static const int8_t w0[2] = {77, 66};
 static int8_t w64k[N];     /* the 1 x 65,536 dense weights of the raster test (zeros) */
 static uint8_t raster[2u * N];
 static int8_t third[2];
@@ -161,38 +150,15 @@ static uint32_t untouched(void)
 
 int main(void)
 {
-    el_pop_desc_t pop;
-    el_conn_desc_t conn;
-    el_core_desc_t desc;
+    big_sparse_t big;
     el_core_t *core = NULL;
     size_t bytes = 0;
-    uint32_t i;
     check_eq((uint32_t)sizeof(size_t), 4u, "sizeof(size_t)");
-    for (i = 1; i <= N; ++i) {
-        indptr[i] = 2; /* row 0 holds sources 5 and 100 */
-    }
-    memset(&pop, 0, sizeof pop);
-    pop.size = N;
-    pop.vth_mant = 1;
-    pop.refractory = 1;
-    memset(&conn, 0, sizeof conn);
-    conn.src = EL_SRC_INPUT;
-    conn.kind = EL_CONN_SPARSE;
-    conn.weights = w0;
-    conn.indptr = indptr;
-    conn.indices = indices;
-    conn.flags = EL_CONN_PLASTIC;
-    conn.rule = STDP;
-    conn.rule_len = (uint32_t)sizeof STDP;
-    memset(&desc, 0, sizeof desc);
-    desc.n_inputs = N;
-    desc.n_pops = 1;
-    desc.pops = &pop;
-    desc.n_conns = 1;
-    desc.conns = &conn;
-    check_eq((uint32_t)el_core_bytes(&desc, &bytes), EL_OK, "el_core_bytes (65536 x 65536)");
+    big_sparse_init(&big, indptr);
+    check_eq((uint32_t)el_core_bytes(&big.desc, &bytes), EL_OK,
+             "el_core_bytes (65536 x 65536)");
     check_eq(bytes <= sizeof arena, 1u, "the core fits the arena");
-    check_eq((uint32_t)el_core_init(&desc, arena, sizeof arena, &core), EL_OK, "el_core_init");
+    check_eq((uint32_t)el_core_init(&big.desc, arena, sizeof arena, &core), EL_OK, "el_core_init");
     if (core != NULL) {
         fill();
         check_eq((uint32_t)el_core_read_weights(core, 0, g.out, sizeof g.out), EL_ERR_SIZE,
@@ -208,16 +174,16 @@ int main(void)
         check_eq(untouched(), 256u, "bytes untouched after el_core_read_plastic (e)");
     }
     /* 65,536 axons -> 1 neuron: 65,536 steps of raster are 2^32 bytes (0 in size_t) */
-    pop.size = 1;
-    conn.kind = EL_CONN_DENSE;
-    conn.weights = w64k;
-    conn.indptr = NULL;
-    conn.indices = NULL;
-    conn.flags = 0;
-    conn.rule = NULL;
-    conn.rule_len = 0;
+    big.pop.size = 1;
+    big.conn.kind = EL_CONN_DENSE;
+    big.conn.weights = w64k;
+    big.conn.indptr = NULL;
+    big.conn.indices = NULL;
+    big.conn.flags = 0;
+    big.conn.rule = NULL;
+    big.conn.rule_len = 0;
     core = NULL;
-    check_eq((uint32_t)el_core_init(&desc, arena, sizeof arena, &core), EL_OK,
+    check_eq((uint32_t)el_core_init(&big.desc, arena, sizeof arena, &core), EL_OK,
              "el_core_init (65536 x 1)");
     if (core != NULL) {
         check_eq((uint32_t)el_core_run(core, raster, N, NULL, NULL, NULL), EL_ERR_SIZE,

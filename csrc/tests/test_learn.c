@@ -10,35 +10,10 @@
 #include <string.h>
 
 #include "edgelearn.h"
+#include "test_fixtures.h" /* STDP, big_sparse_init */
 #include "test_util.h"
 
 /* ---- rule microcode, written out by hand ------------------------------------------------- */
-
-/* Pair STDP (tests/test_plasticity.py's STDP text):
- *   dw = 2^-1 * x1 * y0 - 2^-1 * y1 * x0
- *   x1.decay = 2048, x1.impulse = 1024, y1.decay = 2048, y1.impulse = 1024
- *   t_epoch = 1, round = floor (w_min, w_max default -128, 127)
- * Identical to edgelearn.rule.parse(STDP).microcode() (checked when this was written). */
-static const uint8_t STDP[] = {
-    'E', 'L', 'R', 'U',
-    0x01, 0x00,             /* version 1 */
-    0x01, 0x00,             /* flags: round = floor (1), no tag */
-    0x01, 0x00,             /* t_epoch 1 */
-    0x80, 0x7f,             /* w_min -128, w_max 127 */
-    0x00, 0x08, 0x00, 0x04, /* x1: decay 2048, impulse 1024 */
-    0x00, 0x00, 0x00, 0x00, /* x2 */
-    0x00, 0x08, 0x00, 0x04, /* y1: decay 2048, impulse 1024 */
-    0x00, 0x00, 0x00, 0x00, /* y2 */
-    0x00, 0x00, 0x00, 0x00, /* y3 */
-    0x01,                   /* one target */
-    0x00, 0x02,             /* dw, two terms */
-    0x01, 0xff, 0x02, 0x00, 0x00, 0x00, /* mant 1, exp -1, 2 factors, no gate, th 0 */
-    0x01, 0x01, 0x01, 0x00,             /* (x1) */
-    0x01, 0x03, 0x01, 0x00,             /* (y0) */
-    0xff, 0xff, 0x02, 0x00, 0x00, 0x00, /* mant -1, exp -1, 2 factors */
-    0x01, 0x04, 0x01, 0x00,             /* (y1) */
-    0x01, 0x00, 0x01, 0x00,             /* (x0) */
-};
 
 /* A three-factor rule: dw = 2^-4 * x1 * r, x1.impulse = 1024, round = floor. */
 static const uint8_t THIRD[] = {
@@ -474,43 +449,17 @@ static void test_third_factor_and_hyper(void)
  * connection through el_plastic_read's length check still works (test_third_factor_and_hyper). */
 static void test_read_plastic_size(void)
 {
-    static const int8_t w0[2] = {7, -3};
-    static const uint32_t indices[2] = {5, 100};
-    uint32_t *indptr = (uint32_t *)malloc((65536u + 1u) * sizeof(uint32_t));
-    el_pop_desc_t pop;
-    el_conn_desc_t conn;
-    el_core_desc_t desc;
+    uint32_t *indptr = (uint32_t *)malloc((BIG_SPARSE_N + 1u) * sizeof(uint32_t));
+    big_sparse_t big;
     el_core_t *core = NULL;
     void *mem;
     size_t bytes = 0;
     int8_t w[16], e[16];
     uint32_t i;
-    indptr[0] = 0;
-    for (i = 1; i <= 65536u; ++i) {
-        indptr[i] = 2; /* row 0 holds sources 5 and 100 */
-    }
-    memset(&pop, 0, sizeof pop);
-    pop.size = 65536u;
-    pop.vth_mant = 1;
-    pop.refractory = 1;
-    memset(&conn, 0, sizeof conn);
-    conn.src = EL_SRC_INPUT;
-    conn.kind = EL_CONN_SPARSE;
-    conn.weights = w0;
-    conn.indptr = indptr;
-    conn.indices = indices;
-    conn.flags = EL_CONN_PLASTIC;
-    conn.rule = STDP;
-    conn.rule_len = (uint32_t)sizeof STDP;
-    memset(&desc, 0, sizeof desc);
-    desc.n_inputs = 65536u;
-    desc.n_pops = 1;
-    desc.pops = &pop;
-    desc.n_conns = 1;
-    desc.conns = &conn;
-    CHECK_EQ(el_core_bytes(&desc, &bytes), EL_OK);
+    big_sparse_init(&big, indptr);
+    CHECK_EQ(el_core_bytes(&big.desc, &bytes), EL_OK);
     mem = malloc(bytes);
-    CHECK_EQ(el_core_init(&desc, mem, bytes, &core), EL_OK);
+    CHECK_EQ(el_core_init(&big.desc, mem, bytes, &core), EL_OK);
     memset(w, 0x5A, sizeof w);
     memset(e, 0x5A, sizeof e);
     CHECK_EQ(el_core_read_plastic(core, 0u, w, e, sizeof w), EL_ERR_SIZE);
