@@ -258,14 +258,21 @@ def _raise(msg: P.Message, seq: int) -> P.Message:
     return msg
 
 
-def test_retransmission_is_answered_from_cache_not_executed_twice(emu_any):
-    with Device(emu_any.url) as dev:
+def _raw_run5(url: str, seq: int) -> tuple[Raw, bytes, bytes, int]:
+    """A model loaded, then RUN 5 sent once with ``seq`` on a raw link: ``(link, the request's
+    bytes, its answer, the step before it)``."""
+    with Device(url) as dev:
         dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
         step0 = dev.info().step
-    raw = Raw(emu_any.url)
-    wire = b"\0" + P.encode_message(P.Run(5), 4321)
+    raw = Raw(url)
+    wire = b"\0" + P.encode_message(P.Run(5), seq)
     raw.send(wire)
     (a,) = raw.frames(1)
+    return raw, wire, a, step0
+
+
+def test_retransmission_is_answered_from_cache_not_executed_twice(emu_any):
+    raw, wire, a, step0 = _raw_run5(emu_any.url, 4321)
     raw.send(wire)
     (b,) = raw.frames(1)
     assert a == b and P.decode_message(a).step == step0 + 5
@@ -568,13 +575,7 @@ def test_seq0_error_keeps_the_retransmission_cache(emu_any):
     """A request numbered 0 gets E_SEQ through the device's small error buffer: the cached
     answer of the request before it survives, so that request's resend is answered from the
     cache and not run again (docs/protocol.md sections 2 and 9)."""
-    with Device(emu_any.url) as dev:
-        dev.load(artifact.to_bytes(F.oneshot_artifact(2, plastic=False)))
-        step0 = dev.info().step
-    raw = Raw(emu_any.url)
-    wire = b"\0" + P.encode_message(P.Run(5), 4444)
-    raw.send(wire)
-    (a,) = raw.frames(1)
+    raw, wire, a, step0 = _raw_run5(emu_any.url, 4444)
     assert P.decode_message(a).step == step0 + 5
     raw.send(wire)
     assert raw.frames(1) == [a]  # cached
