@@ -85,9 +85,13 @@ static el_artifact_status_t parse_network(cursor_t *c, el_artifact_t *a)
         pd->vth_mant = (int32_t)el_get_u32(p + 8);
         pd->bias_exp = p[12];
         pd->refractory = p[13];
-        pd->flags = 0;
-        if (pd->size < 1 || pd->size > EL_MAX_NEURONS || el_get_u16(p + 14) != 0 ||
-            el_get_u32(p + 8) > 0x7FFFFFFFu) {
+        /* third factor: 0 = written by the host, k + 1 = computed from population k's u with
+         * the shift in the next byte; el_core_bytes checks the population, size and shift */
+        pd->flags = p[14] != 0u ? EL_POP_THIRD_COMPUTED : 0u;
+        pd->third_src = p[14] != 0u ? (int32_t)p[14] - 1 : 0;
+        pd->third_shift = p[15];
+        if (pd->size < 1 || pd->size > EL_MAX_NEURONS || el_get_u32(p + 8) > 0x7FFFFFFFu ||
+            p[14] > n_pops) {
             return EL_ART_E_NETWORK;
         }
         sizes[k] = pd->size;

@@ -63,6 +63,7 @@
 #define EL_IMPULSE_MAX 2047
 #define EL_THIRD_MIN (-128)
 #define EL_THIRD_MAX 127
+#define EL_THIRD_SHIFT_MAX 23            /* computed third factor: shr(u, 0..23) */
 #define EL_TAG_MIN (-128)
 #define EL_TAG_MAX 127
 #define EL_LEARN_FRAC_BITS 15
@@ -108,6 +109,7 @@
     X(IMPULSE_MAX)             \
     X(THIRD_MIN)               \
     X(THIRD_MAX)               \
+    X(THIRD_SHIFT_MAX)         \
     X(TAG_MIN)                 \
     X(TAG_MAX)                 \
     X(LEARN_FRAC_BITS)         \

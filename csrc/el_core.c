@@ -31,6 +31,8 @@ typedef struct el_pop {
     uint32_t n_spk;
     uint32_t conn_first;  /* incoming connections: in_conns[conn_first .. +conn_count) */
     uint32_t conn_count;
+    int32_t third_src;    /* computed third factor: source population, else -1 (spec 5.3) */
+    int32_t third_shift;
 } el_pop_t;
 
 /** Packed connection (weights source-major, see el_core.h). */
@@ -125,7 +127,7 @@ static bool el_in(int32_t x, int32_t lo, int32_t hi)
     return x >= lo && x <= hi;
 }
 
-static el_status_t el_check_pop(const el_pop_desc_t *p)
+static el_status_t el_check_pop(const el_core_desc_t *d, const el_pop_desc_t *p)
 {
     uint32_t i;
     if (p->size < 1u || p->size > (uint32_t)EL_MAX_NEURONS || !el_in(p->du, 0, EL_DECAY_MAX) ||
@@ -133,8 +135,17 @@ static el_status_t el_check_pop(const el_pop_desc_t *p)
         !el_in(p->bias_exp, 0, EL_BIAS_EXP_MAX) || !el_in(p->refractory, 1, EL_REFRACT_MAX)) {
         return EL_ERR_RANGE;
     }
-    if (p->flags != 0u) {
+    if ((p->flags & ~EL_POP_FLAGS_SUPPORTED) != 0u) {
         return EL_ERR_UNSUPPORTED;
+    }
+    if ((p->flags & EL_POP_THIRD_COMPUTED) != 0u) {
+        if (!el_in(p->third_src, 0, (int32_t)d->n_pops - 1) ||
+            d->pops[p->third_src].size != p->size ||
+            !el_in(p->third_shift, 0, EL_THIRD_SHIFT_MAX)) {
+            return EL_ERR_RANGE;
+        }
+    } else if (p->third_src != 0 || p->third_shift != 0) {
+        return EL_ERR_RANGE;
     }
     if (p->bias_mant != NULL) {
         for (i = 0; i < p->size; ++i) {
@@ -234,7 +245,7 @@ static el_status_t el_check(const el_core_desc_t *d)
         return EL_ERR_NULL;
     }
     for (k = 0; k < d->n_pops; ++k) {
-        st = el_check_pop(&d->pops[k]);
+        st = el_check_pop(d, &d->pops[k]);
         if (st != EL_OK) {
             return st;
         }
@@ -567,6 +578,8 @@ el_status_t el_core_init(const el_core_desc_t *desc, void *mem, size_t bytes, el
         p->bias = (int32_t *)(void *)(data + L.bias) + n;
         p->spk = (uint32_t *)(void *)(data + L.spk) + n;
         p->n_spk = 0u;
+        p->third_src = (pd->flags & EL_POP_THIRD_COMPUTED) != 0u ? pd->third_src : -1;
+        p->third_shift = pd->third_shift;
         for (i = 0; i < pd->size; ++i) {
             p->bias[i] =
                 pd->bias_mant == NULL ? 0 : (int32_t)pd->bias_mant[i] * (1 << pd->bias_exp);
@@ -822,6 +835,19 @@ static void el_step(el_core_t *core, const uint8_t *in_spikes, const uint32_t *a
     }
     core->n_in_events = n_in;
     core->t += 1u;
+    /* third factors computed by designated neurons, from this step's u (spec 5.3) */
+    for (k = 0; k < core->n_pops; ++k) {
+        const el_pop_t *p = &core->pops[k];
+        if (p->third_src >= 0) {
+            const int32_t *u = core->u + core->pops[p->third_src].offset;
+            int8_t *r = core->third + p->offset;
+            for (j = 0; j < p->size; ++j) {
+                const int32_t x = el_shr32(u[j], (unsigned)p->third_shift);
+                r[j] = (int8_t)(x < EL_THIRD_MIN ? EL_THIRD_MIN
+                                                 : x > EL_THIRD_MAX ? EL_THIRD_MAX : x);
+            }
+        }
+    }
     /* plasticity (spec 5.2-5.4): traces with this step's spikes, then the learning epoch */
     for (k = 0; k < core->n_conns; ++k) {
         el_conn_t *c = &core->conns[k];
@@ -955,6 +981,11 @@ const int32_t *el_core_v(const el_core_t *core)
     return el_core_ok(core) ? core->v : NULL;
 }
 
+const int8_t *el_core_third(const el_core_t *core)
+{
+    return el_core_ok(core) ? core->third : NULL;
+}
+
 el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *out, size_t len)
 {
     const el_conn_t *c;
@@ -992,6 +1023,36 @@ el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *o
 
 /* ---- plasticity ------------------------------------------------------------------------------ */
 
+/* True when @p r (n_neurons values) holds 0 for every computed third factor (spec 5.3). */
+static bool el_third_writable(const el_core_t *core, const int8_t *r)
+{
+    uint32_t k;
+    uint32_t i;
+    for (k = 0; k < core->n_pops; ++k) {
+        const el_pop_t *p = &core->pops[k];
+        if (p->third_src >= 0) {
+            for (i = 0; i < p->size; ++i) {
+                if (r[p->offset + i] != 0) {
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* Write the host's third factors; computed ones keep their value. */
+static void el_write_third(el_core_t *core, const int8_t *r)
+{
+    uint32_t k;
+    for (k = 0; k < core->n_pops; ++k) {
+        const el_pop_t *p = &core->pops[k];
+        if (p->third_src < 0) {
+            el_memcpy(core->third + p->offset, r + p->offset, p->size);
+        }
+    }
+}
+
 el_status_t el_core_set_third(el_core_t *core, const int8_t *r)
 {
     if (core == NULL || r == NULL) {
@@ -1000,7 +1061,10 @@ el_status_t el_core_set_third(el_core_t *core, const int8_t *r)
     if (!el_core_ok(core)) {
         return EL_ERR_STATE;
     }
-    el_memcpy(core->third, r, core->n_neurons);
+    if (!el_third_writable(core, r)) {
+        return EL_ERR_RANGE;
+    }
+    el_write_third(core, r);
     return EL_OK;
 }
 
@@ -1105,7 +1169,12 @@ el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8
         return EL_ERR_SIZE; /* checked before any step: el_core_run sees one row at a time */
     }
     for (k = 0; k < n_steps; ++k) {
-        el_memcpy(core->third, third + k * n, n);
+        if (!el_third_writable(core, third + k * n)) {
+            return EL_ERR_RANGE;
+        }
+    }
+    for (k = 0; k < n_steps; ++k) {
+        el_write_third(core, third + k * n);
         st = el_core_run(core, raster == NULL ? NULL : raster + k * core->n_inputs, 1u,
                          out_s == NULL ? NULL : out_s + k * n,
                          out_u == NULL ? NULL : out_u + k * n,

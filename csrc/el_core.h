@@ -48,12 +48,20 @@
  * plasticity processor keeps the full mantissas in the same layout and rewrites both after each
  * epoch, so the updated weights carry step t's spikes at t + 1.
  *
+ * ## Third factors computed by designated neurons (spec 5.3)
+ *
+ * A population with ::EL_POP_THIRD_COMPUTED takes its third factors from the current u of the
+ * neurons of another population of the same size (el_pop_desc_t.third_src, itself allowed):
+ * after the compartments of every step, r_i = clamp(shr(u_i, third_shift), -128, 127), before
+ * the learning epoch reads it. The host does not write these: el_core_set_third() and
+ * el_core_run_third() refuse a non-zero value for one of them.
+ *
  * ## Room for later features
  *
  * ::EL_CONN_GRADED (graded spike payloads) is a reserved flag of ::el_conn_desc_t.flags; this
- * build rejects it with ::EL_ERR_UNSUPPORTED. `el_pop_desc_t.flags` is reserved (must be 0)
- * for per-population features (traces, third factor). Input spike values other than 0/1 are
- * reserved for graded spikes (currently any non-zero byte is a binary spike).
+ * build rejects it with ::EL_ERR_UNSUPPORTED. The other bits of `el_pop_desc_t.flags` are
+ * reserved (must be 0). Input spike values other than 0/1 are reserved for graded spikes
+ * (currently any non-zero byte is a binary spike).
  */
 #ifndef EL_CORE_H
 #define EL_CORE_H
@@ -92,6 +100,12 @@ extern "C" {
 /** Every flag this build accepts. */
 #define EL_CONN_FLAGS_SUPPORTED (EL_CONN_MIXED | EL_CONN_PLASTIC)
 
+/** ::el_pop_desc_t.flags: the population's third factor is computed by designated neurons
+ *  (spec 5.3): r_i = clamp(shr(u_i of population third_src, third_shift), -128, 127). */
+#define EL_POP_THIRD_COMPUTED 1u
+/** Every population flag this build accepts. */
+#define EL_POP_FLAGS_SUPPORTED EL_POP_THIRD_COMPUTED
+
 /** One population of compartments (spec section 3). */
 typedef struct el_pop_desc {
     uint32_t size;            /**< neurons, [1, EL_MAX_NEURONS] */
@@ -102,7 +116,12 @@ typedef struct el_pop_desc {
     int32_t refractory;       /**< refractory delay in steps, [1, EL_REFRACT_MAX]; 1 = none */
     const int16_t *bias_mant; /**< `size` bias mantissas in [EL_BIAS_MANT_MIN, EL_BIAS_MANT_MAX];
                                    NULL means all 0 */
-    uint32_t flags;           /**< reserved, must be 0 */
+    uint32_t flags;           /**< 0 or ::EL_POP_THIRD_COMPUTED (other bits reserved) */
+    int32_t third_src;        /**< with ::EL_POP_THIRD_COMPUTED: the population (index) whose
+                                   neurons' u give the third factors, of the same size (may be
+                                   this one); without it, 0 */
+    int32_t third_shift;      /**< with ::EL_POP_THIRD_COMPUTED: [0, EL_THIRD_SHIFT_MAX];
+                                   without it, 0 */
 } el_pop_desc_t;
 
 /** One connection from a source (input port or population) to a destination population. */
@@ -225,6 +244,9 @@ const uint8_t *el_core_spikes(const el_core_t *core);
 const int32_t *el_core_u(const el_core_t *core);
 /** @brief Current v, n_neurons values in [-EL_STATE_MAX, EL_STATE_MAX]; NULL for a bad core. */
 const int32_t *el_core_v(const el_core_t *core);
+/** @brief The third factors in effect, n_neurons values (the host's, or those computed at the
+ *         last step, spec 5.3); NULL for a bad core. */
+const int8_t *el_core_third(const el_core_t *core);
 
 /**
  * @brief Read back connection @p conn's effective mantissas w' as a dense matrix.
@@ -245,8 +267,10 @@ el_status_t el_core_read_weights(const el_core_t *core, uint32_t conn, int8_t *o
  * @brief Write the third factor r of every neuron (held until written again; spec 5.3).
  * @param core the core
  * @param r    n_neurons values in [EL_THIRD_MIN, EL_THIRD_MAX] (every int8_t), neurons in the
- *             concatenated order
- * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE.
+ *             concatenated order; 0 for the neurons of a population whose third factor is
+ *             computed (::EL_POP_THIRD_COMPUTED), which keep their computed value
+ * @return ::EL_OK, ::EL_ERR_NULL, ::EL_ERR_STATE, ::EL_ERR_RANGE (a non-zero value for a
+ *         computed third factor; nothing written).
  */
 el_status_t el_core_set_third(el_core_t *core, const int8_t *r);
 
@@ -299,8 +323,10 @@ el_status_t el_core_read_traces(const el_core_t *core, uint32_t conn, uint8_t *x
 /**
  * @brief el_core_run() with the third factor the host holds at each step: before step k of
  *        this call, r is set to row k of @p third (when not NULL).
- * @param third NULL or n_steps * n_neurons int8 (row-major)
- * @return as el_core_run().
+ * @param third NULL or n_steps * n_neurons int8 (row-major); 0 in the columns of computed
+ *              third factors (as for el_core_set_third)
+ * @return as el_core_run(), and ::EL_ERR_RANGE (a non-zero value for a computed third factor,
+ *         in any row; checked before any step, so the core is unchanged).
  */
 el_status_t el_core_run_third(el_core_t *core, const uint8_t *raster, const int8_t *third,
                               size_t n_steps, uint8_t *out_s, int32_t *out_u, int32_t *out_v);

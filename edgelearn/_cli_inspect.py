@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  network: {net.n_inputs} inputs, {net.n_neurons} neurons, seed {net.seed}")
     for p in net.populations:
         print(f"    population {p.name}: {p.size} neurons, du={p.du} dv={p.dv} "
-              f"vth_mant={p.vth_mant} bias_exp={p.bias_exp} refractory={p.refractory}")
+              f"vth_mant={p.vth_mant} bias_exp={p.bias_exp} refractory={p.refractory}"
+              + ("" if p.third_from is None else
+                 f", third factor = clamp(u of {p.third_from} >> {p.third_shift})"))
     for c in net.connections:
         print(f"    {c.src} -> {c.dst}: {c.kind}, {c.weights.size} synapses, w_exp={c.w_exp}"
               f"{', mixed' if c.mixed else ''}{', plastic' if c.plastic else ''}")

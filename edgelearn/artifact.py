@@ -153,8 +153,9 @@ def _network_bytes(net: Network) -> bytes:
     out = bytearray(struct.pack("<IIHH", net.n_inputs, net.seed, len(net.populations),
                                 len(net.connections)))
     for p in net.populations:
-        out += struct.pack("<IHHIBBH", p.size, p.du, p.dv, p.vth_mant, p.bias_exp,
-                           p.refractory, 0)
+        third = 0 if p.third_from is None else net.index(p.third_from) + 1
+        out += struct.pack("<IHHIBBBB", p.size, p.du, p.dv, p.vth_mant, p.bias_exp,
+                           p.refractory, third, p.third_shift)
         out += np.asarray(p.bias_mant, "<i2").tobytes()
         out += b"\0" * ((-len(out)) % 4)
     for c in net.connections:
@@ -249,7 +250,10 @@ def describe(net: Network) -> dict[str, Any]:
         "n_inputs": net.n_inputs, "seed": net.seed, "n_neurons": net.n_neurons,
         "populations": [{"name": p.name, "size": p.size, "du": p.du, "dv": p.dv,
                          "vth_mant": p.vth_mant, "bias_exp": p.bias_exp,
-                         "refractory": p.refractory} for p in net.populations],
+                         "refractory": p.refractory,
+                         **({} if p.third_from is None else
+                            {"third_from": p.third_from, "third_shift": p.third_shift})}
+                        for p in net.populations],
         "connections": [{"src": c.src, "dst": c.dst, "kind": c.kind, "w_exp": c.w_exp,
                          "mixed": c.mixed, "synapses": int(c.weights.size),
                          "rule": c.rule.text() if c.plastic else None,
@@ -323,28 +327,31 @@ def _read_network(r: _Reader, names: list[str] | None) -> Network:
     if n_inputs > C.MAX_FANIN:
         raise ArtifactError(f"network has {n_inputs} inputs (limit {C.MAX_FANIN})", offset=base,
                             path=r.path)
-    pops = []
+    raw = []
     for k in range(n_pops):
         at = r.pos
-        size, du, dv, vth, bexp, refr, reserved = r.take("<IHHIBBH", f"population {k}")
+        size, du, dv, vth, bexp, refr, third, shift = r.take("<IHHIBBBB", f"population {k}")
         if not 1 <= size <= C.MAX_NEURONS:
             raise ArtifactError(f"population {k} has size {size} (limits 1 .. {C.MAX_NEURONS})",
                                 offset=at, path=r.path)
-        if reserved != 0:
-            raise ArtifactError(f"population {k}: reserved field is {reserved:#06x}, must be 0",
-                                offset=at + 14, path=r.path)
+        if third > n_pops:
+            raise ArtifactError(f"population {k}: third factor from population {third - 1}, "
+                                f"but the network has {n_pops}", offset=at + 14, path=r.path)
         bias = r.array("<i2", size, f"population {k} biases")
         r.align()
+        raw.append((at, size, du, dv, vth, bias, bexp, refr, third, shift))
+    if not (names is not None and len(names) == n_pops and len(set(names)) == len(names) and all(
+            isinstance(n, str) and n and n != INPUT for n in names)):
+        names = [f"pop{k}" for k in range(n_pops)]
+    pops = []
+    for k, (at, size, du, dv, vth, bias, bexp, refr, third, shift) in enumerate(raw):
         try:
-            pops.append(Population(f"pop{k}", size, du=du, dv=dv, vth_mant=vth, bias_mant=bias,
-                                   bias_exp=bexp, refractory=refr))
+            pops.append(Population(names[k], size, du=du, dv=dv, vth_mant=vth, bias_mant=bias,
+                                   bias_exp=bexp, refractory=refr,
+                                   third_from=names[third - 1] if third else None,
+                                   third_shift=shift))
         except (ValueError, TypeError) as e:
             raise ArtifactError(f"population {k}: {e}", offset=at, path=r.path) from None
-    if names is not None and len(names) == len(pops) and len(set(names)) == len(names) and all(
-            isinstance(n, str) and n and n != INPUT for n in names):
-        pops = [dataclasses.replace(p, name=n) for p, n in zip(pops, names, strict=True)]
-    else:
-        names = [p.name for p in pops]
     sizes = [p.size for p in pops]
     conns = []
     for k in range(n_conns):

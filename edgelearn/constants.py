@@ -32,6 +32,7 @@ IMPULSE_FRAC_BITS = 4
 IMPULSE_MAX = 2047
 THIRD_MIN = -128
 THIRD_MAX = 127
+THIRD_SHIFT_MAX = 23  # a computed third factor is clamp(shr(u, 0..23)) (spec 5.3)
 TAG_MIN = -128
 TAG_MAX = 127
 LEARN_FRAC_BITS = 15

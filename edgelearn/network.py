@@ -60,6 +60,11 @@ class Population:
     """A group of compartments sharing ``du, dv, vth_mant, bias_exp, refractory``.
 
     ``bias_mant`` is per neuron (an int broadcasts). Ranges: ``docs/spec.md`` section 3.
+
+    Third factor (spec 5.3): written by the host (``third_from=None``, the default), or computed
+    by designated neurons: ``third_from`` names a population of the same size (this one
+    included) and after every step neuron ``i`` takes ``r_i = clamp(shr(u_i, third_shift),
+    -128, 127)`` from neuron ``i`` of that population; ``third_shift`` in ``[0, 23]``.
     """
 
     name: str
@@ -70,6 +75,8 @@ class Population:
     bias_mant: np.ndarray | int = 0
     bias_exp: int = 0
     refractory: int = 1
+    third_from: str | None = None
+    third_shift: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name == INPUT:
@@ -90,6 +97,15 @@ class Population:
         bias = _check_int_array(f"{self.name}.bias_mant", bias, C.BIAS_MANT_MIN,
                                 C.BIAS_MANT_MAX, (size,), np.int32)
         object.__setattr__(self, "bias_mant", _frozen(bias))
+        if self.third_from is not None and (not isinstance(self.third_from, str) or
+                                            not self.third_from or self.third_from == INPUT):
+            raise ValueError(f"{self.name}.third_from must be None (the host writes the third "
+                             f"factor) or the name of a population, got {self.third_from!r}")
+        shift = _check_int(f"{self.name}.third_shift", self.third_shift, 0, C.THIRD_SHIFT_MAX)
+        if self.third_from is None and shift != 0:
+            raise ValueError(f"{self.name}.third_shift = {shift} needs third_from (a population "
+                             f"whose u computes the third factor); the host writes it otherwise")
+        object.__setattr__(self, "third_shift", shift)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -167,6 +183,13 @@ class Network:
         if len(set(names)) != len(names):
             raise ValueError(f"population names must be unique, got {names}")
         sizes = {p.name: p.size for p in pops}
+        for p in pops:
+            if p.third_from is not None and sizes.get(p.third_from) != p.size:
+                raise ValueError(
+                    f"{p.name}.third_from = {p.third_from!r}: " + (
+                        f"no such population; known: {names}" if p.third_from not in sizes else
+                        f"it has {sizes[p.third_from]} neurons, {p.name} has {p.size} (the "
+                        f"third factor of neuron i comes from its neuron i)"))
         sizes[INPUT] = n_in
         checked = []
         for k, c in enumerate(conns):
@@ -193,6 +216,12 @@ class Network:
     @property
     def n_neurons(self) -> int:
         return sum(p.size for p in self.populations)
+
+    def computed_third(self) -> np.ndarray:
+        """``(n_neurons,)`` bool: True for the neurons whose third factor designated neurons
+        compute (spec 5.3); the host may write only 0 there."""
+        return np.concatenate([np.full(p.size, p.third_from is not None)
+                               for p in self.populations])
 
     def offsets(self) -> dict[str, int]:
         """Start of each population in the concatenated neuron vector."""

@@ -124,7 +124,12 @@ class Core:
             pd[k].bias_exp = p.bias_exp
             pd[k].refractory = p.refractory
             pd[k].bias_mant = ffi.cast("const int16_t *", ffi.from_buffer(bias))
-            pd[k].flags = 0
+            if p.third_from is None:
+                pd[k].flags = 0
+            else:  # computed by designated neurons (spec 5.3)
+                pd[k].flags = lib.EL_POP_THIRD_COMPUTED
+                pd[k].third_src = network.index(p.third_from)
+                pd[k].third_shift = p.third_shift
         cd = ffi.new("el_conn_desc_t[]", max(len(conns), 1))
         for k, c in enumerate(conns):
             cd[k].src = lib.EL_SRC_INPUT if c.src == INPUT else network.index(c.src)
@@ -167,6 +172,7 @@ class Core:
         _check("el_core_init", lib.el_core_init(desc, self._mem, nbytes[0], core))
         self._core = core[0]
         self._n = int(lib.el_core_n_neurons(self._core))
+        self._computed = network.computed_third()
         self._n_in = int(lib.el_core_n_inputs(self._core))
         del keep
 
@@ -222,6 +228,12 @@ class Core:
         return self._state(lib.el_core_v(self._core), np.int32)
 
     @property
+    def third(self) -> np.ndarray:
+        """The third factors in effect, ``(n_neurons,)`` int8 (a copy): the host's, and for
+        the populations whose designated neurons compute it, the last step's (spec 5.3)."""
+        return self._state(lib.el_core_third(self._core), np.int8)
+
+    @property
     def spikes(self) -> np.ndarray:
         """Spikes of the last step, ``(n_neurons,)`` bool (a copy)."""
         return self._state(lib.el_core_spikes(self._core), np.uint8).astype(bool)
@@ -264,8 +276,9 @@ class Core:
 
     def set_third(self, r: np.ndarray) -> None:
         """Write the third factor ``r`` of every neuron: ``(n_neurons,)`` integers in
-        ``[-128, 127]`` (held until written again, spec 5.3)."""
-        a = _third_array("r", r, (self._n,))
+        ``[-128, 127]`` (held until written again, spec 5.3); 0 for the neurons whose third
+        factor designated neurons compute (they keep their computed value)."""
+        a = _third_array("r", r, (self._n,), self._computed)
         _check("el_core_set_third", lib.el_core_set_third(self._core, ffi.from_buffer(
             "int8_t[]", a)))
 
@@ -343,7 +356,7 @@ class Core:
                                                   buf(s, "uint8_t[]"), buf(u, "int32_t[]"),
                                                   buf(v, "int32_t[]")))
         else:
-            r3 = _third_array("third", third, (T, self._n))
+            r3 = _third_array("third", third, (T, self._n), self._computed)
             _check("el_core_run_third", lib.el_core_run_third(
                 self._core, raster_ptr, ffi.from_buffer("int8_t[]", r3) if r3.size else ffi.NULL,
                 T, buf(s, "uint8_t[]"), buf(u, "int32_t[]"), buf(v, "int32_t[]")))
@@ -370,8 +383,10 @@ def rule_status(code: bytes) -> str:
     return status_name(lib.el_rule_check(buf, len(code)))
 
 
-def _third_array(name: str, arr: object, shape: tuple[int, ...]) -> np.ndarray:
-    """Validate third-factor values (integers in [-128, 127]); return them C-contiguous int8."""
+def _third_array(name: str, arr: object, shape: tuple[int, ...],
+                 computed: np.ndarray | None = None) -> np.ndarray:
+    """Validate third-factor values (integers in [-128, 127], 0 where ``computed``: neurons
+    whose third factor designated neurons compute); return them C-contiguous int8."""
     a = np.asarray(arr)
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
@@ -383,4 +398,9 @@ def _third_array(name: str, arr: object, shape: tuple[int, ...]) -> np.ndarray:
     if a.size and (a.min() < C.THIRD_MIN or a.max() > C.THIRD_MAX):
         raise ValueError(f"{name} holds values in [{a.min()}, {a.max()}], out of range "
                          f"[{C.THIRD_MIN}, {C.THIRD_MAX}]")
+    if computed is not None and computed.any() and np.any(a[..., computed] != 0):
+        at = tuple(int(i) for i in np.argwhere((a != 0) & computed)[0])
+        raise ValueError(f"{name} holds {a[at]} at index {at}, a neuron whose third factor "
+                         f"designated neurons compute (spec 5.3): the host may write only 0 "
+                         f"there")
     return np.ascontiguousarray(a.astype(np.int8))

@@ -102,11 +102,21 @@ class State:
 @dataclasses.dataclass(frozen=True)
 class Topology:
     """Hashable structure of a network: sizes, and per connection its source (``-1`` = input
-    port), destination and the static structure of its rule (``None`` if not plastic)."""
+    port), destination and the static structure of its rule (``None`` if not plastic);
+    ``thirds``: per population whose third factor designated neurons compute (spec 5.3),
+    ``(population, source population, shift)``."""
 
     n_inputs: int
     sizes: tuple[int, ...]
     conns: tuple[tuple[int, int, Rule | None], ...]
+    thirds: tuple[tuple[int, int, int], ...] = ()
+
+    def computed_third(self) -> np.ndarray:
+        """``(n_neurons,)`` bool: the neurons whose third factor is computed, not written."""
+        mask = np.zeros(self.n_neurons, bool)
+        for dst, _, _ in self.thirds:
+            mask[self.offsets[dst]:self.offsets[dst] + self.sizes[dst]] = True
+        return mask
 
     @property
     def n_neurons(self) -> int:
@@ -211,7 +221,9 @@ def topology(network: Network) -> Topology:
     return Topology(network.n_inputs, tuple(p.size for p in network.populations),
                     tuple((idx[c.src], idx[c.dst],
                            None if c.rule is None else plasticity.structure(c.rule))
-                          for c in network.connections))
+                          for c in network.connections),
+                    tuple((k, idx[p.third_from], p.third_shift)
+                          for k, p in enumerate(network.populations) if p.third_from is not None))
 
 
 def params_from_network(network: Network) -> Params:
@@ -315,12 +327,21 @@ def _compartments(q: dict[str, jax.Array], u: jax.Array, v: jax.Array, ref: jax.
     return u_new, v_new, ref_new, s, flags
 
 
+def _computed_third(u: jax.Array, shift: int) -> jax.Array:
+    """``clamp(shr(u, shift), -128, 127)`` (spec 5.3); gradient ``2^-shift`` inside the range
+    (straight through the floor), 0 outside."""
+    x = u * float(2.0 ** -shift)  # exact: u is an integer below 2^24 in magnitude
+    return fixed.straight_through(jnp.clip(jnp.floor(x), C.THIRD_MIN, C.THIRD_MAX),
+                                  jnp.clip(x, C.THIRD_MIN, C.THIRD_MAX))
+
+
 def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
          input_acc: tuple[jax.Array | None, ...] | None = None,
          r_write: jax.Array | None = None):
     """One timestep of one sample (spec sections 4 and 5). ``s_in``: ``(n_inputs,)`` inputs
     spiking at this step; ``r_write``: ``(n_neurons,)`` third factor the host writes before
-    this step (``None``: unchanged).
+    this step (``None``: unchanged); its entries for computed third factors (spec 5.3) are
+    replaced by the values this step computes.
 
     ``input_acc`` optionally gives, per non-plastic connection from the input port, the
     already computed ``acc`` of this step (``simulate`` precomputes them for the whole run as one
@@ -346,6 +367,9 @@ def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
                           state.ref[offs[i]:offs[i] + n], a[i])
             for i, n in enumerate(topo.sizes)]
     u, v, ref, s = (jnp.concatenate(x, axis=-1) for x in list(zip(*outs, strict=True))[:4])
+    for dst, src, shift in topo.thirds:  # computed by designated neurons (spec 5.3)
+        r = r.at[offs[dst]:offs[dst] + topo.sizes[dst]].set(
+            _computed_third(u[offs[src]:offs[src] + topo.sizes[src]], shift))
     stats = {
         "wrap_u": sum(jnp.sum(o[4][0], dtype=jnp.int32) for o in outs),
         "sat_v": sum(jnp.sum(o[4][1], dtype=jnp.int32) for o in outs),
@@ -427,6 +451,13 @@ def simulate(network: Network | Topology, params: Params | None = None,
         concrete = _concrete(third)
         if concrete is not None:
             _check_third("third", concrete)
+            computed = topo.computed_third()
+            if computed.any() and np.any(np.asarray(concrete)[..., computed] != 0):
+                at = tuple(int(i) for i in np.argwhere(
+                    (np.asarray(concrete) != 0) & computed)[0])
+                raise ValueError(f"third holds {np.asarray(concrete)[at]} at index {at}, a "
+                                 f"neuron whose third factor designated neurons compute (spec "
+                                 f"5.3): the host may write only 0 there")
         third = jnp.asarray(third, _F)
         if third.shape != raster.shape[:-1] + (topo.n_neurons,):
             raise ValueError(f"third must have shape {raster.shape[:-1] + (topo.n_neurons,)}, "

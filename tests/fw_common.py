@@ -150,3 +150,63 @@ def assert_same(a: Outcome, b: Outcome) -> None:
     assert a.weights.keys() == b.weights.keys()
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k].reshape(-1), b.weights[k].reshape(-1))
+
+
+# ---- learning with no host in the loop: a third factor computed by error neurons (spec 5.3)
+
+ERR_FEATURES = 24  # feature axons 0..23; label axons 24, 25, 26 (one per class)
+ERR_CLASSES = 3
+ERR_RULE = """dw = 2^-10 * x1 * r
+t_epoch = 5
+x1.decay = 600
+x1.impulse = 640
+w_min = -40
+w_max = 100
+"""
+
+
+def error_network(shift: int = 7, label_w: int = 60) -> Network:
+    """``out`` (one neuron per class) learns from the feature axons by ``dw ~ x1 * r``; its
+    third factor is computed by ``err``, neurons that never spike and whose u sums the label
+    spikes (+``label_w``) and ``out``'s spikes (-``label_w``): r = shr(u_err, shift), the
+    error of a delta rule, with no host write."""
+    n_in = ERR_FEATURES + ERR_CLASSES
+    keep = np.zeros((ERR_CLASSES, n_in), bool)
+    keep[:, :ERR_FEATURES] = True  # out learns from the features only, not from the labels
+    label = np.zeros((ERR_CLASSES, n_in), np.int64)
+    label[np.arange(ERR_CLASSES), ERR_FEATURES + np.arange(ERR_CLASSES)] = label_w
+    pops = (Population("out", ERR_CLASSES, du=1000, dv=800, vth_mant=400, refractory=2,
+                       third_from="err", third_shift=shift),
+            Population("err", ERR_CLASSES, du=800, vth_mant=(1 << 17) - 1))
+    conns = (Connection(INPUT, "out", np.zeros(int(keep.sum()), np.int64),
+                        indptr=np.concatenate([[0], np.cumsum(keep.sum(1))]),
+                        indices=np.nonzero(keep)[1], rule=rule.parse(ERR_RULE)),
+             Connection(INPUT, "err", label),
+             Connection("out", "err", -label_w * np.eye(ERR_CLASSES, dtype=np.int64)))
+    return Network(n_in, pops, conns, seed=7)
+
+
+def error_sample(cls: int, rng: np.random.Generator, *, label: bool) -> np.ndarray:
+    """A (STEPS, 27) raster of class ``cls``: its 8 feature axons fire with probability 0.5 per
+    step, the other features 0.03; with ``label``, its label axon fires every 4th step (the
+    target rate of ``out``'s neuron)."""
+    n_in = ERR_FEATURES + ERR_CLASSES
+    proto = np.random.default_rng(100 + cls).choice(ERR_FEATURES, 8, replace=False)
+    p = np.full(n_in, 0.03)
+    p[ERR_FEATURES:] = 0.0
+    p[proto] = 0.5
+    x = rng.random((STEPS, n_in)) < p
+    if label:
+        x[::4, ERR_FEATURES + cls] = True
+    return x
+
+
+def error_session(seed: int, *, label: bool = True, n_train: int = 3, n_test: int = 10):
+    """(train classes, train rasters, test classes, test rasters): ``n_train`` labelled samples
+    per class in a shuffled order, then ``n_test`` unlabelled ones per class."""
+    rng = np.random.default_rng(seed)
+    train = [c for c in range(ERR_CLASSES) for _ in range(n_train)]
+    rng.shuffle(train)
+    test = [c for c in range(ERR_CLASSES) for _ in range(n_test)]
+    return (train, [error_sample(c, rng, label=label) for c in train],
+            test, [error_sample(c, rng, label=False) for c in test])

@@ -151,8 +151,9 @@ def small(sparse: bool = False) -> tuple[bytes, int]:
 
     Payload layout (offsets from its start P, worked out by hand and checked below):
     P+0 network section header; P+8 n_inputs, P+12 seed, P+16 n_pops, P+18 n_conns;
-    P+20 population 0 (P+34 its reserved u16), biases at P+36; P+40 connection 0: src, dst
-    (P+42), w_exp, flags (P+45), reserved (P+46), nnz (P+48), rule length (P+52), then dense
+    P+20 population 0 (P+34 its third-factor source, P+35 shift), biases at P+36; P+40
+    connection 0: src, dst (P+42), w_exp, flags (P+45), reserved (P+46), nnz (P+48), rule
+    length (P+52), then dense
     weights at P+56 (8 bytes), or sparse indptr at P+56 (3 u32), indices at P+68, weights at
     P+80 (3 bytes, padded). Then the input map section (dense: P+64, sparse: P+84; its body
     8 bytes on, with reserved u16 at body+10) and the readout section 24 bytes after that."""
@@ -216,8 +217,13 @@ REFUSED = [
      "EL_ART_E_NETWORK", 8, "65537 inputs"),
     ("population size 0", lambda: edited(False, (20, "<I", 0)), "EL_ART_E_NETWORK", 20,
      "population 0 has size 0"),
-    ("population reserved", lambda: edited(False, (34, "<H", 1)), "EL_ART_E_NETWORK", 34,
-     "population 0: reserved field is 0x0001, must be 0"),
+    ("third factor from population 1 of 1", lambda: edited(False, (34, "<B", 2)),
+     "EL_ART_E_NETWORK", 34, "population 0: third factor from population 1, but the network "
+     "has 1"),
+    ("third factor shift 24", lambda: edited(False, (34, "<B", 1), (35, "<B", 24)),
+     "EL_ERR_RANGE", 20, "population 0: layer.third_shift = 24 is out of range"),
+    ("third factor shift without a source", lambda: edited(False, (35, "<B", 3)),
+     "EL_ERR_RANGE", 20, "third_shift = 3 needs third_from"),
     ("connection reserved", lambda: edited(False, (46, "<H", 0x8000)), "EL_ART_E_NETWORK", 46,
      "connection 0: reserved field is 0x8000, must be 0"),
     ("connection dst unknown", lambda: edited(False, (42, "<H", 1)), "EL_ART_E_NETWORK", 40,

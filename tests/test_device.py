@@ -682,3 +682,45 @@ def test_error_codes_are_the_documented_ones(emu_tcp):
     raw.close()
     with Device(emu_tcp.url) as dev:
         assert dev.events([], []).queued == 0  # nothing was queued
+
+
+def test_error_neurons_learn_on_the_device_from_label_spikes(emu_any):
+    """Third factors computed on the device (docs/spec.md 5.3): the labels arrive as input
+    events, the error neurons turn them into the readout's third factor, and no LABEL or REWARD
+    is sent (the device refuses both for that population). Predictions, counts and learned
+    weights equal the in-process runtime's, on the host emulator and the Cortex-M4 firmware."""
+    from edgelearn import runtime
+
+    net = F.error_network()
+    art = artifact.Artifact(net, None, artifact.Readout(0, 0, 0, F.STEPS))
+    _, train, test_c, test = F.error_session(3)
+    core = runtime.Core(net)
+    with Device(emu_any.url) as dev:
+        dev.load(artifact.to_bytes(art))
+        for ask in (lambda: dev.label(1), lambda: dev.third(5, population=0)):
+            with pytest.raises(P.DeviceError) as e:
+                ask()
+            assert e.value.status == P.Status.ERR_STATE
+        dev.learn(True)
+        for x in train:
+            t, a = np.nonzero(x)
+            step = core.time
+            r = dev.stream(t + step, a, step + F.STEPS)
+            assert r.consumed == r.sent == len(t)
+            core.run(x)
+        dev.learn(False)
+        core.set_learning(False)
+        preds, want = [], []
+        for x in test:
+            t, a = np.nonzero(x)
+            dev.read_counts(clear=True)
+            dev.stream(t + core.time, a, core.time + F.STEPS)
+            counts = core.run(x).s[:, :F.ERR_CLASSES].sum(0)
+            np.testing.assert_array_equal(dev.read_counts(), counts)
+            preds.append(dev.predict())
+            want.append(int(np.argmax(counts)) if counts.max() > 0 else -1)
+        np.testing.assert_array_equal(dev.read_weights(0).reshape(-1),
+                                      F.artifact_order(art, 0, core.weights(0)).reshape(-1))
+        assert dev.info().step == core.time
+    assert preds == want
+    assert np.mean(np.asarray(preds) == np.asarray(test_c)) >= 0.9

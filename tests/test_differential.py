@@ -8,6 +8,8 @@ sign modes, sparsity patterns, input rasters), biased towards the extremes of ev
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -133,6 +135,13 @@ PL_BUCKETS = {
     # more than 16 destinations: the C epoch's blocks of 16 and their remainders
     "wide": (9, (37,), ((-1, 0, False, True), (-1, 0, True, True))),
 }
+# p0 learns (two plastic connections) with its third factor computed from p1's u (spec 5.3):
+# p1, error neurons, is driven by the input and by p0, both ways
+CT_BUCKETS = {
+    "errors": (6, (5, 5), ((-1, 0, False, True), (0, 0, True, True), (-1, 1, False, False),
+                           (0, 1, False, False))),
+}
+_ALL_BUCKETS = {**PL_BUCKETS, **CT_BUCKETS}
 PL_RULES_PER_BUCKET = 3
 _WIDE = ["x1", "x2", "y1", "y2", "y3", "r", "w", "(r - y1)", "(x1 - y1)", "(x2 + 3)",
          "(w - 10)", "(y2 - x1)", "(r + x2 - 40)"]
@@ -170,13 +179,13 @@ def _rule_text(rng: np.random.Generator) -> str:
 
 
 def _rule_pool(bucket: str) -> list[rule_mod.Rule]:
-    n_plastic = sum(p for *_, p in PL_BUCKETS[bucket][2])
-    rng = np.random.default_rng(sorted(PL_BUCKETS).index(bucket) + 1000)
+    n_plastic = sum(p for *_, p in _ALL_BUCKETS[bucket][2])
+    rng = np.random.default_rng(sorted(_ALL_BUCKETS).index(bucket) + 1000)
     return [[rule_mod.parse(_rule_text(rng)) for _ in range(n_plastic)]
             for _ in range(PL_RULES_PER_BUCKET)]
 
 
-PL_RULES = {b: _rule_pool(b) for b in PL_BUCKETS}
+PL_RULES = {b: _rule_pool(b) for b in _ALL_BUCKETS}
 
 
 def _pick_hyper(r: rule_mod.Rule, rng: np.random.Generator) -> rule_mod.Hyper:
@@ -193,7 +202,7 @@ def _pick_hyper(r: rule_mod.Rule, rng: np.random.Generator) -> rule_mod.Hyper:
 
 
 def random_plastic_network(bucket: str, pool: int, rng: np.random.Generator):
-    n_in, sizes, conns = PL_BUCKETS[bucket]
+    n_in, sizes, conns = _ALL_BUCKETS[bucket]
     rules = iter(PL_RULES[bucket][pool])
     pops = tuple(Population(
         f"p{i}", n, du=_pick(rng, 0, C.DECAY_MAX), dv=_pick(rng, 0, C.DECAY_MAX),
@@ -268,6 +277,23 @@ def assert_same_plastic(net: Network, raster: np.ndarray, third: np.ndarray) -> 
 @given(pool=st.integers(0, PL_RULES_PER_BUCKET - 1), seed=st.integers(0, 2**32 - 1))
 def test_twin_equals_c_runtime_with_plasticity(bucket, pool, seed):
     net, raster, third = random_plastic_network(bucket, pool, np.random.default_rng(seed))
+    assert_same_plastic(net, raster, third)
+
+
+# One shift per rule pool (the shift is part of the compiled structure): 0 (r clamps often),
+# 6, 12 (r small); 3 compiled twins, 150 random combinations.
+CT_SHIFTS = (0, 6, 12)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pool=st.integers(0, PL_RULES_PER_BUCKET - 1), seed=st.integers(0, 2**32 - 1))
+def test_twin_equals_c_runtime_with_computed_third(pool, seed):
+    net, raster, third = random_plastic_network("errors", pool, np.random.default_rng(seed))
+    p0, p1 = net.populations
+    net = dataclasses.replace(net, populations=(
+        dataclasses.replace(p0, third_from="p1", third_shift=CT_SHIFTS[pool]), p1))
+    third[:, :p0.size] = 0  # the host writes only p1's
     assert_same_plastic(net, raster, third)
 
 

@@ -678,6 +678,98 @@ static void test_size_limits(void)
     test_ctx = "";
 }
 
+/* Third factors computed by designated neurons (spec 5.3). Population 1 ("err", never spikes,
+ * du = 4095: u holds only this step's input) takes from axon 0 weight 3 and from axon 1 weight
+ * -5, so u = 3 * 64 = 192 and -5 * 64 = -320 one step after the axons spike. Population 0
+ * takes its r from population 1: shift 2 gives 48 and -80; shift 9 gives 0 and floor(-320/512)
+ * = -1; shift 0 clamps to 127 and -128. */
+static void test_computed_third(void)
+{
+    static const int8_t w[4] = {3, 0, 0, -5};
+    static const uint8_t both[2] = {1, 1};
+    static const struct { int32_t shift, r0, r1; } cases[3] = {{2, 48, -80}, {9, 0, -1},
+                                                               {0, 127, -128}};
+    el_pop_desc_t pops[2];
+    el_conn_desc_t conn;
+    el_core_desc_t d;
+    void *mem;
+    el_core_t *core;
+    size_t bytes;
+    int8_t r[4] = {0, 0, 0, 0};
+    int8_t third_rows[2 * 4];
+    int k;
+    pop_defaults(&pops[0], 2);
+    pop_defaults(&pops[1], 2);
+    pops[1].du = 4095;
+    memset(&conn, 0, sizeof conn);
+    conn.src = EL_SRC_INPUT;
+    conn.dst = 1;
+    conn.kind = EL_CONN_DENSE;
+    conn.flags = 0u; /* not mixed: the mantissas as they are */
+    conn.weights = w;
+    memset(&d, 0, sizeof d);
+    d.n_inputs = 2;
+    d.n_pops = 2;
+    d.pops = pops;
+    d.n_conns = 1;
+    d.conns = &conn;
+    pops[0].flags = EL_POP_THIRD_COMPUTED;
+    pops[0].third_src = 1;
+    for (k = 0; k < 3; ++k) {
+        pops[0].third_shift = cases[k].shift;
+        core = build(&d, &mem);
+        CHECK_EQ(el_core_third(core)[0], 0);
+        CHECK_EQ(el_core_step(core, both), EL_OK);
+        CHECK_EQ(el_core_third(core)[0], 0); /* the spikes enter u at the next step */
+        CHECK_EQ(el_core_step(core, NULL), EL_OK);
+        CHECK_EQ(el_core_u(core)[2], 192);
+        CHECK_EQ(el_core_u(core)[3], -320);
+        CHECK_EQ(el_core_third(core)[0], cases[k].r0);
+        CHECK_EQ(el_core_third(core)[1], cases[k].r1);
+        CHECK_EQ(el_core_third(core)[2], 0); /* err's own third factor is the host's */
+        free(mem);
+    }
+    /* the host writes err's, not out's: a non-zero value for out is refused, nothing written */
+    r[2] = 7;
+    r[0] = 1;
+    CHECK_EQ(el_core_set_third(core = build(&d, &mem), r), EL_ERR_RANGE);
+    CHECK_EQ(el_core_third(core)[2], 0);
+    r[0] = 0;
+    CHECK_EQ(el_core_set_third(core, r), EL_OK);
+    CHECK_EQ(el_core_third(core)[2], 7);
+    memset(third_rows, 0, sizeof third_rows);
+    third_rows[4 + 1] = -3; /* row 1, neuron 1 (out): refused before any step */
+    CHECK_EQ(el_core_run_third(core, NULL, third_rows, 2, NULL, NULL, NULL), EL_ERR_RANGE);
+    CHECK_EQ(el_core_time(core), 0u);
+    third_rows[4 + 1] = 0;
+    CHECK_EQ(el_core_run_third(core, NULL, third_rows, 2, NULL, NULL, NULL), EL_OK);
+    CHECK_EQ(el_core_time(core), 2u);
+    free(mem);
+    /* descriptor checks */
+    pops[0].third_shift = EL_THIRD_SHIFT_MAX + 1;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[0].third_shift = EL_THIRD_SHIFT_MAX;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_OK);
+    pops[0].third_src = 2; /* no population 2 */
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[0].third_src = -1;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[0].third_src = 0; /* itself: allowed */
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_OK);
+    pops[1].size = 3; /* another size */
+    pops[0].third_src = 1;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[1].size = 2;
+    pops[0].flags = EL_POP_THIRD_COMPUTED | 2u; /* a reserved bit */
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_UNSUPPORTED);
+    pops[0].flags = 0u; /* no flag: source and shift must be 0 */
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[0].third_src = 0;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_ERR_RANGE);
+    pops[0].third_shift = 0;
+    CHECK_EQ(el_core_bytes(&d, &bytes), EL_OK);
+}
+
 int main(void)
 {
     test_fixed();
@@ -691,6 +783,7 @@ int main(void)
     test_step_events();
     test_errors();
     test_size_limits();
+    test_computed_third();
     printf("test_core: %d checks, %d failures\n", test_checks, test_failures);
     return test_failures == 0 ? 0 : 1;
 }
