@@ -368,12 +368,27 @@ class Run:
         check_out(out, resume=resume)
         if (out / "config.toml").exists() and (out / "config.toml").read_text() != cfg_text:
             raise ValueError(f"--resume: {out / 'config.toml'} differs from the config given")
+        if resume and (out / "config.toml").exists() and not self.quiet:
+            print(f"--resume: {self._resume_point()}", file=sys.stderr, flush=True)
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.toml").write_text(cfg_text)
         (out / "checkpoints").mkdir(exist_ok=True)
         if resume:
             self._trim_metrics()
         self.metrics = open(out / "metrics.jsonl", "a")
+
+    def _resume_point(self) -> str:
+        """Where a resumed run goes on from, in words (its checkpoints)."""
+        ck = self.out / "checkpoints"
+        last = self.load_ckpt("last.pkl")
+        if last is not None:
+            return (f"meta-training goes on from step {int(last['step'])} of "
+                    f"{self.cfg.meta.steps} ({ck / 'last.pkl'})")
+        if (ck / "pretrain.pkl").exists():
+            return f"pre-training is done ({ck / 'pretrain.pkl'}); meta-training starts at step 0"
+        return (f"{self.out} holds no checkpoint yet (the run stopped before the end of "
+                f"pre-training, which is checkpointed once, at its end): starting from the "
+                f"beginning")
 
     def _trim_metrics(self) -> None:
         """Cut ``metrics.jsonl`` back to what the checkpoints cover, so that the resumed run

@@ -631,7 +631,7 @@ def test_resume_after_kills_leaves_the_metrics_of_an_uninterrupted_run(smoke_run
         assert np.array_equal(c0.weights, c1.weights)
 
 
-def test_resume_trims_metrics_to_the_checkpoints(tmp_path):
+def test_resume_trims_metrics_to_the_checkpoints(tmp_path, capsys):
     # what the checkpoints cover stays; the rest (written again by the resumed run, or cut
     # short by the kill) goes, and the file is replaced whole, not rewritten in place
     import pickle
@@ -649,17 +649,21 @@ def test_resume_trims_metrics_to_the_checkpoints(tmp_path):
     (out / "metrics.jsonl").write_text(lines)
 
     def resumed():
-        train.Run(out, cfg, text, resume=True, quiet=True).metrics.close()
+        train.Run(out, cfg, text, resume=True, quiet=False).metrics.close()
         return [(x["phase"], x.get("step")) for x in _records(out)]
 
+    # and it says on stderr where the run goes on from (it restarted in silence)
     assert resumed() == []  # no checkpoint: pre-training and meta-training run again
+    assert "holds no checkpoint yet" in capsys.readouterr().err
     (out / "metrics.jsonl").write_text(lines)
     (out / "checkpoints" / "pretrain.pkl").write_bytes(b"")
     assert resumed() == [("pretrain", 0), ("pretrain", 3)]
+    assert "pre-training is done" in capsys.readouterr().err
     (out / "metrics.jsonl").write_text(lines)
     with open(out / "checkpoints" / "last.pkl", "wb") as f:
         pickle.dump({"step": 3}, f)
     assert resumed() == [("pretrain", 0), ("pretrain", 3), ("meta", 0), ("val", 2)]
+    assert f"goes on from step 3 of {cfg.meta.steps}" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.toml",
                                                       "metrics.jsonl"]
 
