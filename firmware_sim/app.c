@@ -654,6 +654,9 @@ static outcome_t do_third(el_app_t *app, const el_proto_frame_t *f, int is_label
     if (m.population >= app->art.desc.n_pops) {
         return fail(EL_PROTO_ERR_RANGE, 0);
     }
+    if ((app->art.pops[m.population].flags & EL_POP_THIRD_COMPUTED) != 0u) {
+        return fail(EL_PROTO_ERR_STATE, 0); /* its neurons compute it (spec 5.3) */
+    }
     lo = pop_offset(app, m.population);
     size = app->art.pops[m.population].size;
     if (is_label) {
