@@ -11,8 +11,6 @@ voltage decays, the one-step latencies, threshold, reset, refractory count and w
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -21,59 +19,9 @@ from edgelearn import INPUT, Connection, Network, Population, runtime, twin
 nengo_loihi = pytest.importorskip(
     "nengo_loihi", reason="nengo-loihi is a test dependency (pip install -e '.[dev]')")
 
-with warnings.catch_warnings():  # it warns that it was not tested with nengo 4
-    warnings.simplefilter("ignore")
-    from nengo_loihi.block import Axon, LoihiBlock, Synapse
-    from nengo_loihi.builder import Model
-    from nengo_loihi.emulator import EmulatorInterface
-    from nengo_loihi.inputs import SpikeInput
+from nengo_ref import Q_LIMIT, emulate  # noqa: E402
 
 STEPS = 120
-V_LIMIT = 2**23 - 1
-Q_LIMIT = 2**21  # nengo-loihi wraps a step's synaptic input at 22 bits (Q_BITS = 21)
-
-
-def emulate(net: Network, raster: np.ndarray):
-    """Run ``net`` on nengo-loihi's emulator; spikes, u and v after every step."""
-    model = Model()
-    blocks = {}
-    for p in net.populations:
-        b = LoihiBlock(p.size, label=p.name)
-        c = b.compartment
-        c.decay_u = np.full(p.size, p.du, np.int32)
-        c.decay_v = np.full(p.size, p.dv, np.int32)
-        c.scale_u = c.scale_v = False
-        c.vth = np.full(p.size, p.vth_mant << 6, np.int32)
-        c.bias = (np.asarray(p.bias_mant, np.int64) << p.bias_exp).astype(np.int32)
-        c.refract_delay = np.full(p.size, p.refractory, np.int32)
-        c.vmin, c.vmax = -V_LIMIT, V_LIMIT  # our sat24 is symmetric
-        model.add_block(b)
-        blocks[p.name] = b
-    inp = SpikeInput(net.n_inputs)
-    model.add_input(inp)
-    for t, row in enumerate(raster):  # our row t is the input AT step t + 1
-        if row.any():
-            inp.add_spikes(t + 1, list(np.nonzero(row)[0]))
-    for c in net.connections:
-        n_src, n_dst = net.size_of(c.src), net.size_of(c.dst)
-        w = c.effective_weights(n_dst, n_src).astype(np.int64) << (6 + c.w_exp)
-        syn = Synapse(n_src)
-        syn._set_weights_indices([w[:, j].astype(np.int32) for j in range(n_src)],
-                                 weight_dtype=np.int32)
-        blocks[c.dst].add_synapse(syn)
-        ax = Axon(n_src)
-        ax.target = syn
-        (inp if c.src == INPUT else blocks[c.src]).add_axon(ax)
-    s, u, v = [], [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with EmulatorInterface(model, seed=0) as sim:
-            for _ in range(len(raster)):
-                sim.step()
-                s.append(sim.compartment.spiked.copy())
-                u.append(sim.compartment.current.copy())
-                v.append(sim.compartment.voltage.copy())
-    return np.array(s), np.array(u, np.int64), np.array(v, np.int64)
 
 
 # (n_inputs, population sizes, connections (src, dst)); -1 = the input port

@@ -1,0 +1,68 @@
+"""The same work on a peer: W1 (1,000 inputs dense to 1,000 LIF neurons, 10 % input spikes per
+step) on nengo-loihi's emulator (nengo-loihi 1.1.0, numpy) and on edgelearn's C runtime (one
+thread) and twin (JAX, batch 1), with the spike counts compared (the two are bit-identical on
+this behaviour, docs/spec.md section 9). Fewer steps than bench_core's W1 (the emulator is slow),
+the same steps on every engine.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from w1_runtime import w1
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: nengo_ref
+
+STEPS = 200
+
+
+def _timed(fn, repeats: int):
+    out, times = None, []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return out, min(times)
+
+
+def main(out_dir: Path | None = None) -> dict:
+    import jax
+
+    from edgelearn import runtime, twin
+
+    net, raster = w1(T=STEPS)
+    events = int(raster[:-1].sum()) * net.n_neurons
+    try:
+        from nengo_ref import emulate
+    except ImportError as e:  # nengo-loihi is a dev dependency; say so rather than fail
+        print(f"nengo-loihi not installed ({e}); pip install -e '.[dev]'")
+        return {"skipped": str(e)}
+    counts_nl, t_nl = _timed(lambda: emulate(net, raster, record=False), 2)
+    core = runtime.Core(net)
+
+    def c_run():
+        core.reset()
+        return core.run(raster).s.sum(0)
+
+    counts_c, t_c = _timed(c_run, 5)
+    twin.simulate(net, inputs=raster).spikes.block_until_ready()  # compile
+
+    def twin_run():
+        return np.asarray(twin.simulate(net, inputs=raster).spikes).sum(0)
+
+    counts_tw, t_tw = _timed(twin_run, 3)
+    same = bool(np.array_equal(counts_nl, counts_c) and np.array_equal(counts_c, counts_tw))
+    rows = [("nengo-loihi emulator", t_nl), ("edgelearn C runtime, 1 thread", t_c),
+            (f"edgelearn twin ({jax.default_backend()}, batch 1)", t_tw)]
+    print(f"W1, {STEPS} steps, {events:.3g} synaptic events; spike counts equal on all three: "
+          f"{same}")
+    for name, t in rows:
+        print(f"  {name:38s} {t * 1e3:9.1f} ms  {events / t:10.3g} events/s  "
+              f"{t_nl / t:7.1f}x nengo-loihi")
+    return {"workload": "W1", "steps": STEPS, "events": events, "spike_counts_equal": same,
+            "output_spikes": int(counts_c.sum()),
+            "engines": {name: {"seconds_best": t, "events_per_s": events / t,
+                               "speedup_vs_nengo_loihi": t_nl / t} for name, t in rows}}
