@@ -125,6 +125,8 @@
 #define EL_CAP_RULE 0x10u
 #define EL_CAP_LABEL 0x20u
 #define EL_CAP_REWARD 0x40u
+/** the core computes third factors from designated neurons (docs/spec.md 5.3) */
+#define EL_CAP_COMPUTED_THIRD 0x80u
 
 /** RESET modes. */
 #define EL_RESET_STATE 0 /**< clear neuron state, traces, queue, step, counters; keep the model */

@@ -207,6 +207,18 @@ def check(art: Artifact) -> None:
             _check_int(f"readout.{field}", getattr(r, field), lo, hi)
 
 
+def check_label_readout(art: Artifact) -> None:
+    """Refuse (``ValueError``) a readout that labels cannot teach: one whose population
+    computes its third factor from designated neurons (docs/spec.md 5.3), so that ``r_pos`` /
+    ``r_neg`` can never be written (the device answers LABEL with ERR_STATE). Such a model
+    takes its labels as input spikes; the one-shot learners and meta-training write labels."""
+    pop = art.network.populations[art.readout.population]
+    if pop.third_from is not None:
+        raise ValueError(f"the readout population {pop.name!r} computes its third factor from "
+                         f"{pop.third_from!r} (docs/spec.md 5.3): labels cannot be written to "
+                         f"it; such a model learns from label spikes on its input")
+
+
 def to_bytes(art: Artifact) -> bytes:
     """The file's bytes. Raises ``ValueError``/``TypeError`` (see :func:`check`) for an
     artifact that :func:`from_bytes` would refuse."""
@@ -345,6 +357,10 @@ def _read_network(r: _Reader, names: list[str] | None) -> Network:
         names = [f"pop{k}" for k in range(n_pops)]
     pops = []
     for k, (at, size, du, dv, vth, bias, bexp, refr, third, shift) in enumerate(raw):
+        if third and raw[third - 1][1] != size:  # el_core_bytes refuses it (EL_ERR_RANGE)
+            raise ArtifactError(f"population {k}: third factor from population {third - 1}, "
+                                f"which has {raw[third - 1][1]} neurons, not {size}",
+                                offset=at + 14, path=r.path)
         try:
             pops.append(Population(names[k], size, du=du, dv=dv, vth_mant=vth, bias_mant=bias,
                                    bias_exp=bexp, refractory=refr,

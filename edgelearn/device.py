@@ -269,6 +269,12 @@ class Device:
             self.artifact = from_bytes(data)
         except ValueError:
             self.artifact = None  # the device will say what is wrong with it
+        if self.artifact is not None and any(
+                p.third_from is not None for p in self.artifact.network.populations) and not (
+                self._limits().caps & P.CAP_COMPUTED_THIRD):
+            raise ValueError("this artifact computes third factors from designated neurons "
+                             "(docs/spec.md 5.3), which this device's firmware does not do "
+                             "(INFO caps lack COMPUTED_THIRD): update the firmware")
         begin = self.request(P.LoadBegin(len(data), P.crc32(data)))
         chunk = min(begin.chunk_max, self._limits().max_payload - P.LOAD_CHUNK_HEAD_BYTES)  # type: ignore[attr-defined]
         off = 0

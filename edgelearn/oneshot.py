@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .artifact import Artifact
+from .artifact import Artifact, check_label_readout
 from .events import Recording
 
 
@@ -75,6 +75,7 @@ def _readout(art: Artifact) -> tuple[int, int, int]:
         raise ValueError("this artifact has no input map or readout: it is not a one-shot "
                          "learner (see docs/artifact.md)")
     net, ro = art.network, art.readout
+    check_label_readout(art)
     pop = net.populations[ro.population]
     start = net.offsets()[pop.name]
     plastic = [k for k, c in enumerate(net.connections) if c.plastic and c.dst == pop.name]

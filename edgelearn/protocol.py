@@ -116,6 +116,7 @@ CAP_READ_WEIGHTS = 0x08
 CAP_RULE = 0x10
 CAP_LABEL = 0x20
 CAP_REWARD = 0x40
+CAP_COMPUTED_THIRD = 0x80  # third factors computed by designated neurons (spec 5.3)
 
 # RESET modes (C: EL_RESET_*)
 RESET_STATE = 0

@@ -334,7 +334,9 @@ class Core:
         ``(T, n_neurons)`` int32; row ``k-1`` is the state after step ``k``. ``third``
         (optional, ``(T, n_neurons)`` integers in ``[-128, 127]``): the third factor ``r`` the
         host holds at each step, written before the step (as the twin's
-        ``simulate(..., third=...)``); without it ``r`` stays as it is.
+        ``simulate(..., third=...)``), 0 where designated neurons compute it; without it the
+        host's ``r`` stays as it is. Computed third factors follow their neurons every step
+        (spec 5.3).
         """
         r = np.asarray(raster)
         if r.ndim != 2:

@@ -417,7 +417,8 @@ def simulate(network: Network | Topology, params: Params | None = None,
     row ``k-1`` holding the input axons that spike at step ``k`` (they enter ``u`` at ``k+1``).
 
     ``third`` (optional, ``(T, n_neurons)``): the third factor ``r`` the host holds at each step
-    (written before the step), integers in ``[-128, 127]``. Concrete ``inputs`` and ``third``
+    (written before the step), integers in ``[-128, 127]``, 0 for the neurons whose third
+    factor designated neurons compute (spec 5.3). Concrete ``inputs`` and ``third``
     are refused as the C runtime refuses them (``ValueError`` for a value other than 0/1 in the
     raster, a non-integer or out-of-range third factor, or a wrong shape; ``TypeError`` for a
     dtype other than bool, integer or float); traced ones (under ``jit``/``grad``) are checked
@@ -451,17 +452,17 @@ def simulate(network: Network | Topology, params: Params | None = None,
         concrete = _concrete(third)
         if concrete is not None:
             _check_third("third", concrete)
-            computed = topo.computed_third()
-            if computed.any() and np.any(np.asarray(concrete)[..., computed] != 0):
-                at = tuple(int(i) for i in np.argwhere(
-                    (np.asarray(concrete) != 0) & computed)[0])
-                raise ValueError(f"third holds {np.asarray(concrete)[at]} at index {at}, a "
-                                 f"neuron whose third factor designated neurons compute (spec "
-                                 f"5.3): the host may write only 0 there")
         third = jnp.asarray(third, _F)
         if third.shape != raster.shape[:-1] + (topo.n_neurons,):
             raise ValueError(f"third must have shape {raster.shape[:-1] + (topo.n_neurons,)}, "
                              f"got {third.shape}")
+        computed = topo.computed_third()
+        if concrete is not None and computed.any() and np.any(
+                np.asarray(concrete)[..., computed] != 0):
+            at = tuple(int(i) for i in np.argwhere((np.asarray(concrete) != 0) & computed)[0])
+            raise ValueError(f"third holds {np.asarray(concrete)[at]} at index {at}, a neuron "
+                             f"whose third factor designated neurons compute (spec 5.3): the "
+                             f"host may write only 0 there")
         third = fixed.quantize(third, C.THIRD_MIN, C.THIRD_MAX)  # traced values: clipped
     if state is None:
         state = init_state(network, params)

@@ -11,7 +11,7 @@
 
 #define EL_APP_CAPS                                                                          \
     (EL_CAP_LOAD | EL_CAP_LEARN | EL_CAP_READ_WEIGHTS | EL_CAP_RULE | EL_CAP_LABEL |        \
-     EL_CAP_REWARD)
+     EL_CAP_REWARD | EL_CAP_COMPUTED_THIRD)
 
 /* A handler's outcome: OK with `len` payload bytes in app->payload, or an error + detail. */
 typedef struct outcome {
@@ -644,6 +644,7 @@ static outcome_t do_third(el_app_t *app, const el_proto_frame_t *f, int is_label
 {
     el_msg_third_t m;
     uint32_t lo, size, i;
+    int computed, pass;
     int st = el_msg_third_unpack(f->payload, f->len, &m);
     if (st != EL_PROTO_OK) {
         return fail(st, 0);
@@ -654,9 +655,6 @@ static outcome_t do_third(el_app_t *app, const el_proto_frame_t *f, int is_label
     if (m.population >= app->art.desc.n_pops) {
         return fail(EL_PROTO_ERR_RANGE, 0);
     }
-    if ((app->art.pops[m.population].flags & EL_POP_THIRD_COMPUTED) != 0u) {
-        return fail(EL_PROTO_ERR_STATE, 0); /* its neurons compute it (spec 5.3) */
-    }
     lo = pop_offset(app, m.population);
     size = app->art.pops[m.population].size;
     if (is_label) {
@@ -666,17 +664,22 @@ static outcome_t do_third(el_app_t *app, const el_proto_frame_t *f, int is_label
         if (!app->art.has_readout && m.value >= 0) {
             return fail(EL_PROTO_ERR_STATE, 0);
         }
+    } else if (m.value < EL_THIRD_MIN || m.value > EL_THIRD_MAX) {
+        return fail(EL_PROTO_ERR_RANGE, 0);
+    }
+    /* a population whose neurons compute its third factor (spec 5.3) takes only zeros, as
+     * el_core_set_third: nothing is written unless every value is 0 */
+    computed = (app->art.pops[m.population].flags & EL_POP_THIRD_COMPUTED) != 0u;
+    for (pass = computed ? 0 : 1; pass < 2; ++pass) {
         for (i = 0; i < size; ++i) {
-            app->third[lo + i] = (int8_t)(m.value < 0 ? 0
-                                          : (uint32_t)m.value == i ? app->art.readout.r_pos
-                                                                   : app->art.readout.r_neg);
-        }
-    } else {
-        if (m.value < EL_THIRD_MIN || m.value > EL_THIRD_MAX) {
-            return fail(EL_PROTO_ERR_RANGE, 0);
-        }
-        for (i = 0; i < size; ++i) {
-            app->third[lo + i] = (int8_t)m.value;
+            const int32_t r = !is_label ? m.value
+                              : m.value < 0 ? 0
+                              : (uint32_t)m.value == i ? app->art.readout.r_pos
+                                                       : app->art.readout.r_neg;
+            if (pass == 0 && r != 0) {
+                return fail(EL_PROTO_ERR_STATE, 0);
+            }
+            app->third[lo + i] = (int8_t)(pass == 1 ? r : 0);
         }
     }
     if (el_core_set_third(app->core, app->third) != EL_OK) {

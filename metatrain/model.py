@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from edgelearn import INPUT, Connection, Network, Population, fixed, plasticity, rule, twin
+from edgelearn import artifact as art_mod
 from edgelearn import constants as C
 
 _F = jnp.float32
@@ -213,6 +214,7 @@ class Protocol:
         net, ro = art.network, art.readout
         if ro is None:
             raise ValueError("the artifact has no readout section")
+        art_mod.check_label_readout(art)
         name = net.populations[ro.population].name
         plastic = [k for k, c in enumerate(net.connections) if c.plastic and c.dst == name]
         if len(plastic) != 1:

@@ -13,7 +13,8 @@ from edgelearn.network import layer
 
 def sample() -> artifact.Artifact:
     rng = np.random.default_rng(0)
-    pops = (Population("hidden", 6, du=100, dv=200, vth_mant=40, bias_mant=rng.integers(-9, 9, 6)),
+    pops = (Population("hidden", 6, du=100, dv=200, vth_mant=40, bias_mant=rng.integers(-9, 9, 6),
+                       third_from="hidden", third_shift=5),
             Population("out", 3, du=4095, dv=10, vth_mant=7, refractory=3))
     keep = rng.random((6, 6)) < 0.4
     conns = (Connection(INPUT, "hidden", rng.integers(-128, 128, (6, 8)), w_exp=-2),
@@ -30,8 +31,10 @@ def sample() -> artifact.Artifact:
 def same_network(a: Network, b: Network) -> None:
     assert (a.n_inputs, a.seed) == (b.n_inputs, b.seed)
     for p, q in zip(a.populations, b.populations, strict=True):
-        assert (p.name, p.size, p.du, p.dv, p.vth_mant, p.bias_exp, p.refractory) == (
-            q.name, q.size, q.du, q.dv, q.vth_mant, q.bias_exp, q.refractory)
+        assert (p.name, p.size, p.du, p.dv, p.vth_mant, p.bias_exp, p.refractory,
+                p.third_from, p.third_shift) == (
+            q.name, q.size, q.du, q.dv, q.vth_mant, q.bias_exp, q.refractory, q.third_from,
+            q.third_shift)
         np.testing.assert_array_equal(p.bias_mant, q.bias_mant)
     for c, d in zip(a.connections, b.connections, strict=True):
         assert (c.src, c.dst, c.w_exp, c.mixed, c.kind, c.rule) == (
@@ -404,3 +407,22 @@ def test_the_extremes_save_accepts_load_back(tmp_path, c_loader):
         assert c_loader(data) == "EL_ART_OK"
     m1 = artifact.InputMap(np.int64(8), np.uint16(1), 1, dt_us=np.int32(5))  # numpy integers
     assert artifact.from_bytes(artifact.to_bytes(artifact.Artifact(net8(), m1))).input_map == m1
+
+
+def test_a_third_factor_source_of_another_size_is_refused_at_its_byte(c_loader):
+    """Population 0 computes its third factor from population 2 (3 neurons each); the byte is
+    edited to name population 1 (4 neurons): the C loader's core refuses it, Python names the
+    byte."""
+    net = Network(2, (Population("a", 3, third_from="c"), Population("b", 4),
+                      Population("c", 3)), ())
+    data = artifact.to_bytes(artifact.Artifact(net))
+    p = 32 + struct.unpack_from("<I", data, 12)[0]
+    assert data[p + 34] == 3  # population 0's third-factor byte: population 2, plus 1
+    b = bytearray(data)
+    b[p + 34] = 2
+    blob = reseal(b)
+    assert c_loader(blob) == "EL_ERR_RANGE"
+    with pytest.raises(artifact.ArtifactError, match="third factor from population 1, which "
+                                                     "has 4 neurons, not 3") as e:
+        artifact.from_bytes(blob)
+    assert e.value.offset == p + 34

@@ -5,13 +5,15 @@ a computed third factor, and the artifact carries the designation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import fw_common as F
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from edgelearn import INPUT, Connection, Network, Population, artifact, runtime, twin
+from edgelearn import INPUT, Connection, Network, Population, artifact, rule, runtime, twin
 from edgelearn.cli import main
 
 
@@ -121,6 +123,63 @@ def test_the_host_cannot_write_a_computed_third_factor():
     third[:, F.ERR_CLASSES:] = -7
     core.run(raster, third=third)  # zeros where computed: accepted
     assert core.time == 4
+    for bad in (np.zeros((4, n + 1)), np.zeros((3, n))):  # a shape error stays a shape error
+        with pytest.raises(ValueError, match="shape"):
+            twin.simulate(net, inputs=raster, third=bad)
+        with pytest.raises(ValueError, match="shape"):
+            core.run(raster, third=bad)
+
+
+def test_self_and_chained_designations_through_reset_and_a_set_counter():
+    """A population computing its own third factor, another computing it from a third
+    population, both plastic; run, reset (spec 5.5: r back to 0), the step counter moved, run
+    again: the twin and the C runtime agree on every spike, r and weight."""
+    rng = np.random.default_rng(5)
+    rule_text = "dw = 2^-7 * x1 * r\nt_epoch = 2\nx1.impulse = 800\nx1.decay = 500\n"
+    pops = (Population("a", 4, du=600, dv=300, vth_mant=60, third_from="a", third_shift=0),
+            Population("b", 5, du=900, dv=100, vth_mant=80, third_from="c", third_shift=3),
+            Population("c", 5, du=300, vth_mant=(1 << 17) - 1))
+    conns = (Connection(INPUT, "a", rng.integers(-60, 100, (4, 6)), rule=rule.parse(rule_text)),
+             Connection(INPUT, "b", rng.integers(-40, 90, (5, 6)), rule=rule.parse(rule_text)),
+             Connection(INPUT, "c", rng.integers(-90, 90, (5, 6))),
+             Connection("b", "c", -30 * np.eye(5, dtype=np.int64)))
+    net = Network(6, pops, conns, seed=11)
+    x1, x2 = (rng.random((60, 6)) < 0.3 for _ in range(2))
+    core = runtime.Core(net)
+    s1 = core.run(x1).s
+    r1 = core.third
+    core.reset()
+    assert not core.third.any()
+    core.time = 1000
+    s2 = core.run(x2).s
+    tw1 = twin.simulate(net, inputs=x1)
+    st = twin.reset_neurons(tw1.final_state)
+    st = dataclasses.replace(st, t=jnp.asarray(1000, jnp.uint32))
+    tw2 = twin.simulate(net, state=st, inputs=x2)
+    np.testing.assert_array_equal(np.asarray(tw1.spikes, bool), s1)
+    np.testing.assert_array_equal(np.asarray(tw2.spikes, bool), s2)
+    np.testing.assert_array_equal(np.asarray(tw1.final_state.r).astype(np.int64), r1)
+    np.testing.assert_array_equal(np.asarray(tw2.final_state.r).astype(np.int64), core.third)
+    for k in (0, 1):
+        np.testing.assert_array_equal(np.asarray(tw2.final_state.plastic[k].w).astype(np.int64),
+                                      core.weights(k))
+    assert r1[:4].min() == -128 or r1[:4].max() == 127  # shift 0: the clamp is reached
+    assert s1.any() and s2.any() and not np.array_equal(core.weights(1), conns[1].weights)
+
+
+def test_label_writers_refuse_a_readout_that_computes_its_third_factor():
+    """The one-shot learners and meta-training write r_pos / r_neg from labels: a readout
+    whose third factor its neurons compute cannot take them (the twin would have ignored them
+    silently, the C runtime refused at the first write)."""
+    from edgelearn import oneshot
+    from metatrain.model import Protocol
+
+    net = F.error_network()
+    art = artifact.Artifact(net, artifact.InputMap(9, 3, 1), artifact.Readout(0, 64, -64, 30))
+    for make in (oneshot.TwinLearner, oneshot.RuntimeLearner, Protocol.of_artifact):
+        with pytest.raises(ValueError, match="readout population 'out' computes its third "
+                                             "factor from 'err'"):
+            make(art)
 
 
 def test_the_network_checks_the_designation():

@@ -4,6 +4,7 @@ retries, reconnects, backpressure, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import struct
 import time
@@ -686,21 +687,33 @@ def test_error_codes_are_the_documented_ones(emu_tcp):
 
 def test_error_neurons_learn_on_the_device_from_label_spikes(emu_any):
     """Third factors computed on the device (docs/spec.md 5.3): the labels arrive as input
-    events, the error neurons turn them into the readout's third factor, and no LABEL or REWARD
-    is sent (the device refuses both for that population). Predictions, counts and learned
+    events, the error neurons turn them into the readout's third factor; the device refuses
+    LABEL and REWARD values other than 0 for that population, and a host refuses to load the
+    artifact onto a firmware without the capability. Predictions, counts and learned
     weights equal the in-process runtime's, on the host emulator and the Cortex-M4 firmware."""
     from edgelearn import runtime
 
     net = F.error_network()
-    art = artifact.Artifact(net, None, artifact.Readout(0, 0, 0, F.STEPS))
+    art = artifact.Artifact(net, None, artifact.Readout(0, 64, -8, F.STEPS))
     _, train, test_c, test = F.error_session(3)
     core = runtime.Core(net)
     with Device(emu_any.url) as dev:
+        info = dev.info()
+        assert info.caps & P.CAP_COMPUTED_THIRD
+        # a firmware without the capability would refuse the file: the host says so first
+        dev._info = dataclasses.replace(info, caps=info.caps & ~P.CAP_COMPUTED_THIRD)
+        with pytest.raises(ValueError, match="firmware does not do .*update the firmware"):
+            dev.load(artifact.to_bytes(art))
+        dev._info = info
         dev.load(artifact.to_bytes(art))
         for ask in (lambda: dev.label(1), lambda: dev.third(5, population=0)):
             with pytest.raises(P.DeviceError) as e:
                 ask()
             assert e.value.status == P.Status.ERR_STATE
+        dev.label(-1)  # zeros are taken, as by el_core_set_third
+        dev.third(0, population=0)
+        dev.third(-3, population=1)  # err's own third factor is the host's
+        core.set_third(np.r_[np.zeros(F.ERR_CLASSES), np.full(F.ERR_CLASSES, -3)])
         dev.learn(True)
         for x in train:
             t, a = np.nonzero(x)
