@@ -842,9 +842,8 @@ static void el_step(el_core_t *core, const uint8_t *in_spikes, const uint32_t *a
             const int32_t *u = core->u + core->pops[p->third_src].offset;
             int8_t *r = core->third + p->offset;
             for (j = 0; j < p->size; ++j) {
-                const int32_t x = el_shr32(u[j], (unsigned)p->third_shift);
-                r[j] = (int8_t)(x < EL_THIRD_MIN ? EL_THIRD_MIN
-                                                 : x > EL_THIRD_MAX ? EL_THIRD_MAX : x);
+                r[j] = (int8_t)el_clamp32(el_shr32(u[j], (unsigned)p->third_shift),
+                                          EL_THIRD_MIN, EL_THIRD_MAX);
             }
         }
     }

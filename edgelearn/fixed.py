@@ -154,6 +154,14 @@ def _scaled_input_jvp(primals, tangents):
     return scaled_input(acc, w_exp), acc_dot * gain * float(1 << C.WEIGHT_SHIFT)
 
 
+def shr_clip(x: jax.Array, k: int, lo: int, hi: int) -> jax.Array:
+    """``min(max(shr(x, k), lo), hi)`` for integer-valued ``x`` (``|x| < 2^24``, so ``x / 2^k``
+    is exact in float32) and a static ``k >= 0``; gradient ``2^-k`` inside ``[lo, hi]``
+    (straight through the floor), 0 outside."""
+    y = x * float(2.0 ** -k)
+    return straight_through(jnp.clip(jnp.floor(y), lo, hi), jnp.clip(y, lo, hi))
+
+
 def mixed_truncate(w: jax.Array, mixed: jax.Array) -> jax.Array:
     """Sign-mode truncation of weight mantissas: ``floor(w / 2) * 2`` where ``mixed``.
 

@@ -232,6 +232,17 @@ class Network:
         return out
 
 
+def check_host_third(name: str, values: np.ndarray, computed: np.ndarray) -> None:
+    """Refuse (``ValueError``, naming the first index) host third factors ``values`` (last axis:
+    neurons) that are not 0 where ``computed`` (:meth:`Network.computed_third`): designated
+    neurons compute those (spec 5.3). The twin and the C runtime's binding both use it."""
+    if computed.any() and np.any(values[..., computed] != 0):
+        at = tuple(int(i) for i in np.argwhere((values != 0) & computed)[0])
+        raise ValueError(f"{name} holds {values[at]} at index {at}, a neuron whose third factor "
+                         f"designated neurons compute (spec 5.3): the host may write only 0 "
+                         f"there")
+
+
 def _check_connection(k: int, c: Connection, sizes: dict[str, int]) -> Connection:
     where = f"connections[{k}] ({c.src} -> {c.dst})"
     if c.src not in sizes:

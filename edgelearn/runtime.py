@@ -26,7 +26,7 @@ import numpy as np
 
 from . import constants as C
 from ._el_runtime import ffi, lib
-from .network import INPUT, Network
+from .network import INPUT, Network, check_host_third
 from .rule import Hyper, Rule
 
 __all__ = ["Core", "RunResult", "RuntimeStatusError", "constants", "rand", "rule_status",
@@ -400,9 +400,6 @@ def _third_array(name: str, arr: object, shape: tuple[int, ...],
     if a.size and (a.min() < C.THIRD_MIN or a.max() > C.THIRD_MAX):
         raise ValueError(f"{name} holds values in [{a.min()}, {a.max()}], out of range "
                          f"[{C.THIRD_MIN}, {C.THIRD_MAX}]")
-    if computed is not None and computed.any() and np.any(a[..., computed] != 0):
-        at = tuple(int(i) for i in np.argwhere((a != 0) & computed)[0])
-        raise ValueError(f"{name} holds {a[at]} at index {at}, a neuron whose third factor "
-                         f"designated neurons compute (spec 5.3): the host may write only 0 "
-                         f"there")
+    if computed is not None:
+        check_host_third(name, a, computed)
     return np.ascontiguousarray(a.astype(np.int8))

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import constants as C
 from . import fixed, plasticity
-from .network import INPUT, Network
+from .network import INPUT, Network, check_host_third
 from .plasticity import HyperParams, PlasticState
 from .rule import Rule
 
@@ -327,14 +327,6 @@ def _compartments(q: dict[str, jax.Array], u: jax.Array, v: jax.Array, ref: jax.
     return u_new, v_new, ref_new, s, flags
 
 
-def _computed_third(u: jax.Array, shift: int) -> jax.Array:
-    """``clamp(shr(u, shift), -128, 127)`` (spec 5.3); gradient ``2^-shift`` inside the range
-    (straight through the floor), 0 outside."""
-    x = u * float(2.0 ** -shift)  # exact: u is an integer below 2^24 in magnitude
-    return fixed.straight_through(jnp.clip(jnp.floor(x), C.THIRD_MIN, C.THIRD_MAX),
-                                  jnp.clip(x, C.THIRD_MIN, C.THIRD_MAX))
-
-
 def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
          input_acc: tuple[jax.Array | None, ...] | None = None,
          r_write: jax.Array | None = None):
@@ -369,7 +361,8 @@ def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
     u, v, ref, s = (jnp.concatenate(x, axis=-1) for x in list(zip(*outs, strict=True))[:4])
     for dst, src, shift in topo.thirds:  # computed by designated neurons (spec 5.3)
         r = r.at[offs[dst]:offs[dst] + topo.sizes[dst]].set(
-            _computed_third(u[offs[src]:offs[src] + topo.sizes[src]], shift))
+            fixed.shr_clip(u[offs[src]:offs[src] + topo.sizes[src]], shift, C.THIRD_MIN,
+                           C.THIRD_MAX))
     stats = {
         "wrap_u": sum(jnp.sum(o[4][0], dtype=jnp.int32) for o in outs),
         "sat_v": sum(jnp.sum(o[4][1], dtype=jnp.int32) for o in outs),
@@ -456,13 +449,8 @@ def simulate(network: Network | Topology, params: Params | None = None,
         if third.shape != raster.shape[:-1] + (topo.n_neurons,):
             raise ValueError(f"third must have shape {raster.shape[:-1] + (topo.n_neurons,)}, "
                              f"got {third.shape}")
-        computed = topo.computed_third()
-        if concrete is not None and computed.any() and np.any(
-                np.asarray(concrete)[..., computed] != 0):
-            at = tuple(int(i) for i in np.argwhere((np.asarray(concrete) != 0) & computed)[0])
-            raise ValueError(f"third holds {np.asarray(concrete)[at]} at index {at}, a neuron "
-                             f"whose third factor designated neurons compute (spec 5.3): the "
-                             f"host may write only 0 there")
+        if concrete is not None:
+            check_host_third("third", np.asarray(concrete), topo.computed_third())
         third = fixed.quantize(third, C.THIRD_MIN, C.THIRD_MAX)  # traced values: clipped
     if state is None:
         state = init_state(network, params)

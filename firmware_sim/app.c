@@ -676,10 +676,13 @@ static outcome_t do_third(el_app_t *app, const el_proto_frame_t *f, int is_label
                               : m.value < 0 ? 0
                               : (uint32_t)m.value == i ? app->art.readout.r_pos
                                                        : app->art.readout.r_neg;
-            if (pass == 0 && r != 0) {
-                return fail(EL_PROTO_ERR_STATE, 0);
+            if (pass == 0) {
+                if (r != 0) {
+                    return fail(EL_PROTO_ERR_STATE, 0);
+                }
+            } else {
+                app->third[lo + i] = (int8_t)r;
             }
-            app->third[lo + i] = (int8_t)(pass == 1 ? r : 0);
         }
     }
     if (el_core_set_third(app->core, app->third) != EL_OK) {

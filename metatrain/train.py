@@ -368,40 +368,41 @@ class Run:
         check_out(out, resume=resume)
         if (out / "config.toml").exists() and (out / "config.toml").read_text() != cfg_text:
             raise ValueError(f"--resume: {out / 'config.toml'} differs from the config given")
+        # the step last.pkl reached, read once (None: no meta-training checkpoint)
+        last = self.load_ckpt("last.pkl") if resume else None
+        meta_done = None if last is None else int(last["step"])
         if resume and (out / "config.toml").exists() and not self.quiet:
-            print(f"--resume: {self._resume_point()}", file=sys.stderr, flush=True)
+            print(f"--resume: {self._resume_point(meta_done)}", file=sys.stderr, flush=True)
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.toml").write_text(cfg_text)
         (out / "checkpoints").mkdir(exist_ok=True)
         if resume:
-            self._trim_metrics()
+            self._trim_metrics(meta_done or 0)
         self.metrics = open(out / "metrics.jsonl", "a")
 
-    def _resume_point(self) -> str:
+    def _resume_point(self, meta_done: int | None) -> str:
         """Where a resumed run goes on from, in words (its checkpoints)."""
         ck = self.out / "checkpoints"
-        last = self.load_ckpt("last.pkl")
-        if last is not None:
-            return (f"meta-training goes on from step {int(last['step'])} of "
-                    f"{self.cfg.meta.steps} ({ck / 'last.pkl'})")
+        if meta_done is not None:
+            return (f"meta-training goes on from step {meta_done} of {self.cfg.meta.steps} "
+                    f"({ck / 'last.pkl'})")
         if (ck / "pretrain.pkl").exists():
             return f"pre-training is done ({ck / 'pretrain.pkl'}); meta-training starts at step 0"
         return (f"{self.out} holds no checkpoint yet (the run stopped before the end of "
                 f"pre-training, which is checkpointed once, at its end): starting from the "
                 f"beginning")
 
-    def _trim_metrics(self) -> None:
+    def _trim_metrics(self, meta_done: int) -> None:
         """Cut ``metrics.jsonl`` back to what the checkpoints cover, so that the resumed run
         leaves it as an uninterrupted run would: the pre-training records only where
         ``pretrain.pkl`` is (it is saved at the end of pre-training), the meta and val records
         of the steps before ``last.pkl``'s step, no timing record (written at the end) and no
-        line cut short by a kill. Written atomically (temporary file, then rename)."""
+        line cut short by a kill (``meta_done``: ``last.pkl``'s step, 0 without it). Written
+        atomically (temporary file, then rename)."""
         path = self.out / "metrics.jsonl"
         if not path.exists():
             return
         pre_done = (self.out / "checkpoints" / "pretrain.pkl").exists()
-        last = self.load_ckpt("last.pkl")
-        meta_done = int(last["step"]) if last is not None else 0
         keep = []
         for line in path.read_text().splitlines():
             try:
