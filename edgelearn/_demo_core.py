@@ -133,6 +133,7 @@ def _learn_and_query(engine, net, shots, queries, n_cls):
     import numpy as np
 
     from . import runtime, twin
+    from .oneshot import prediction
 
     steps = shots[0].shape[0]
     if engine == "twin":
@@ -148,7 +149,7 @@ def _learn_and_query(engine, net, shots, queries, n_cls):
         for _, r in queries:
             st = twin.reset_neurons(state)
             res = twin.simulate(net, state=dataclass_replace_r(st, np.zeros(n_cls)), inputs=r)
-            preds.append(int(np.argmax(np.asarray(res.spikes).sum(0))))
+            preds.append(prediction(np.asarray(res.spikes).sum(0)))
         return w.astype(np.int64), preds
     core = runtime.Core(net)
     for c, r in enumerate(shots):
@@ -162,7 +163,7 @@ def _learn_and_query(engine, net, shots, queries, n_cls):
     for _, r in queries:
         core.reset_neurons()
         core.set_third(np.zeros(n_cls, np.int64))
-        preds.append(int(np.argmax(core.run(r).s.sum(0))))
+        preds.append(prediction(core.run(r).s.sum(0)))
     return w, preds
 
 

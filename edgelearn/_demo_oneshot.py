@@ -357,7 +357,8 @@ def run(args: argparse.Namespace) -> int:
     report = {"artifact": str(args.artifact), "data": data_name, "ways": args.ways,
               "shots": args.shots, "queries_per_class": args.queries, "episodes": [],
               "engine": None}
-    confusion = np.zeros((args.ways, args.ways), np.int64)
+    # rows: true class; columns: predicted class, the last one "none" (a silent readout)
+    confusion = np.zeros((args.ways, args.ways + 1), np.int64)
     timeline, shot_frames = [], []
     with contextlib.ExitStack() as stack:
         learner, engine, dev = open_learner(args, art, stack)
@@ -393,8 +394,8 @@ def run(args: argparse.Namespace) -> int:
                 ok = o.prediction == lab
                 view.correct += ok
                 view.total += 1
-                confusion[lab, o.prediction] += 1
-                view.rows.append((str(view.total), names[lab], names[o.prediction],
+                confusion[lab, o.prediction] += 1  # -1 (silent): the "none" column
+                view.rows.append((str(view.total), names[lab], _name(names, o.prediction),
                                   f"{o.confidence:.0%}", "[green]right" if ok else "[red]wrong",
                                   f"{view.correct / view.total:.0%}"))
                 view.refresh()
@@ -423,6 +424,12 @@ def run(args: argparse.Namespace) -> int:
                        f"({view.total} queries): {report['accuracy']:.1%} "
                        f"(95 % CI {lo:.1%} - {hi:.1%}); report: {args.report}")
     return 0
+
+
+def _name(names, pred: int, unknown: str = "none") -> str:
+    """The class a prediction names; ``unknown`` for -1 (a silent readout) or a neuron no
+    class has been taught to yet."""
+    return names[pred] if 0 <= pred < len(names) else unknown
 
 
 def _link_bytes(learner, dev) -> int:
@@ -464,6 +471,8 @@ def write_report(path: Path, report: dict, shot_frames) -> None:
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(cm.shape[1]), [str(j) for j in range(cm.shape[0])] + ["none"],
+                  fontsize=7)
     ax.set(xlabel="predicted (episode class)", ylabel="true", title=f"confusion, acc "
            f"{report['accuracy']:.0%}")
     fig.tight_layout()
@@ -529,8 +538,8 @@ def run_interactive(args) -> int:
             o = stream_sample(learner, rec, None, view, pace=args.speed,
                               label=f"watching (true: {truth}); classes learned: {learned}")
             view.rows.append((str(len(view.rows) + 1), str(truth),
-                              view.learned[o.prediction] if o.prediction < len(view.learned)
-                              else "?", f"{o.confidence:.0%}", "", ""))
+                              _name(view.learned, o.prediction, "?"), f"{o.confidence:.0%}",
+                              "", ""))
             key = None
             while not keys.empty():
                 key = keys.get()

@@ -46,9 +46,17 @@ class Outcome:
         return float(self.counts[self.prediction]) / total if total else 0.0
 
 
+def predictions(counts) -> np.ndarray:
+    """Per row of spike counts ``(..., classes)``: the class with the most spikes, ties to the
+    lowest index, ``-1`` where the readout stayed silent (no answer, as the device's
+    PREDICTION says; it counts as wrong)."""
+    counts = np.asarray(counts)
+    return np.where(counts.max(-1) > 0, np.argmax(counts, -1), -1)
+
+
 def prediction(counts: np.ndarray) -> int:
-    """Most spikes wins; ties go to the lowest index (``np.argmax`` semantics)."""
-    return int(np.argmax(counts))
+    """:func:`predictions` of one sample's counts."""
+    return int(predictions(counts))
 
 
 class Learner(Protocol):

@@ -338,7 +338,21 @@ def step(topo: Topology, params: Params, state: State, s_in: jax.Array,
     ``input_acc`` optionally gives, per non-plastic connection from the input port, the
     already computed ``acc`` of this step (``simulate`` precomputes them for the whole run as one
     matrix product); ``None`` entries are computed here. Returns ``(new_state, stats)``.
+    Shapes are always checked; concrete values as :func:`simulate` checks them.
     """
+    if jnp.shape(s_in) != (topo.n_inputs,):
+        raise ValueError(f"s_in must have shape ({topo.n_inputs},), got {jnp.shape(s_in)}")
+    concrete = _concrete(s_in)
+    if concrete is not None:
+        _check_raster("s_in", concrete)
+    if r_write is not None:
+        if jnp.shape(r_write) != (topo.n_neurons,):
+            raise ValueError(f"r_write must have shape ({topo.n_neurons},), "
+                             f"got {jnp.shape(r_write)}")
+        concrete = _concrete(r_write)
+        if concrete is not None:
+            _check_third("r_write", concrete)
+            check_host_third("r_write", concrete, topo.computed_third())
     offs = topo.offsets
     t = state.t + jnp.uint32(1)  # wraps to 0 after 2^32 - 1 (spec 4)
     r = state.r if r_write is None else r_write

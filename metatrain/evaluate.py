@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from edgelearn.oneshot import predictions
+
 DEFAULT_NMNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "events" \
     / "slayer-nmnist"
 
@@ -254,7 +256,7 @@ def counts_for(network, proto, eps: Episodes, engine: str, *,
         return twin_counts(network, proto, eps), info
     c = runtime_counts(network, proto, eps, progress=progress)
     t = twin_counts(network, proto, eps)
-    pc, pt = c.argmax(-1), t.argmax(-1)
+    pc, pt = predictions(c), predictions(t)
     info["episodes_c_ne_twin"] = int(np.sum(np.any(pc != pt, axis=-1)))
     info["counts_equal"] = bool(np.array_equal(c, t))
     return c, info
@@ -387,16 +389,16 @@ def evaluate(art, eps: Episodes, *, engine: str = "runtime", baselines: bool = F
     res: dict[str, Any] = {"source": eps.source, **info}
     if fallback:
         res["fallback"] = fallback
-    res["metatrained"] = summarize((counts.argmax(-1) == eps.QL).mean(-1))
+    res["metatrained"] = summarize((predictions(counts) == eps.QL).mean(-1))
     res["metatrained"]["seconds"] = round(time.time() - t0, 1)
     if baselines:
         hs = handset_network(art.network, proto)
         hc, _ = counts_for(hs, proto, eps, "twin" if fallback else engine)
-        res["handset"] = summarize((hc.argmax(-1) == eps.QL).mean(-1))
+        res["handset"] = summarize((predictions(hc) == eps.QL).mean(-1))
         hi = handset_init_network(art, proto)
         if hi is not None:
             hic, _ = counts_for(hi, proto, eps, "twin" if fallback else engine)
-            res["handset_init"] = summarize((hic.argmax(-1) == eps.QL).mean(-1))
+            res["handset_init"] = summarize((predictions(hic) == eps.QL).mean(-1))
         fS = features(art.network, proto, eps.S)
         fQ = features(art.network, proto, eps.Q)
         ncm = [np.mean(ncm_predict(fS[e], eps.L[e], fQ[e], ways) == eps.QL[e])

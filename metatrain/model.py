@@ -284,8 +284,9 @@ def episode_counts(cfg: ModelConfig, theta, support, labels, query, *, order="fu
 
 
 def predict(counts: jax.Array) -> jax.Array:
-    """Argmax of spike counts, ties to the lowest index (``jnp.argmax`` returns the first)."""
-    return jnp.argmax(counts, axis=-1)
+    """Argmax of spike counts, ties to the lowest index (``jnp.argmax`` returns the first),
+    ``-1`` where the readout stayed silent (as ``edgelearn.oneshot.predictions``)."""
+    return jnp.where(counts.max(-1) > 0, jnp.argmax(counts, axis=-1), -1)
 
 
 def episode_loss(cfg: ModelConfig, theta, support, labels, query, query_labels, *,

@@ -94,3 +94,32 @@ def test_event_order_does_not_matter(reference):
         for (rec, _), counts in zip(queries, reference[1], strict=True):
             shuffled = rec.replace(events=rec.events[::-1])
             assert learner.predict(shuffled).counts.tolist() == counts
+
+
+@pytest.mark.parametrize("target", [None, "host"])
+def test_a_silent_readout_answers_none(target):
+    # before any shot the readout's weights are zero: no query makes it spike, and every
+    # engine says -1 ("no answer", the device's PREDICTION), which counts as wrong, not class 0
+    art = small_artifact()
+    _, queries = episode()
+    if target is None:
+        learners = [oneshot.RuntimeLearner(art), oneshot.TwinLearner(art)]
+        for learner in learners:
+            ep = oneshot.run_episode(learner, [], queries)
+            assert ep["predictions"] == [-1] * len(queries)
+            assert all(o.counts.sum() == 0 and o.confidence == 0.0 for o in ep["queries"])
+            assert not any(p == c for p, c in zip(ep["predictions"], ep["labels"], strict=True))
+        return
+    launcher = pytest.importorskip("firmware_sim.launcher")
+    from edgelearn.device import Device
+
+    with launcher.start(target) as emu, Device(emu.url, timeout=5.0) as dev:
+        learner = oneshot.DeviceLearner(art, dev)
+        o = learner.predict(queries[0][0])
+        assert o.prediction == -1 and dev.predict() == -1
+
+
+def test_predictions_ties_and_silence():
+    c = np.array([[0, 0, 0], [2, 5, 5], [1, 0, 0], [0, 0, 3]])
+    assert oneshot.predictions(c).tolist() == [-1, 1, 0, 2]
+    assert [oneshot.prediction(r) for r in c] == [-1, 1, 0, 2]

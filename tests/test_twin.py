@@ -174,6 +174,26 @@ def test_bad_inputs_are_named():
         layer(3, 2, w=np.full((2, 3), 200))
 
 
+def test_step_checks_what_simulate_checks():
+    rng = np.random.default_rng(3)
+    net = layer(5, 4, w=rng.integers(-128, 128, (4, 5)), du=100, dv=100, vth_mant=20)
+    topo, params = twin.topology(net), twin.params_from_network(net)
+    st = twin.init_state(net)
+    r = rng.random((3, 5)) < 0.6
+    want = twin.simulate(net, inputs=r, probe=True)
+    for t in range(3):  # step by step equals simulate (the input enters one step later)
+        st, _ = twin.step(topo, params, st, jnp.asarray(r[t], jnp.float32))
+        np.testing.assert_array_equal(np.asarray(st.v), np.asarray(want.v[t]))
+    with pytest.raises(ValueError, match=r"s_in must have shape \(5,\), got \(1, 5\)"):
+        twin.step(topo, params, st, np.zeros((1, 5), np.float32))
+    with pytest.raises(ValueError, match="s_in must hold only spikes"):
+        twin.step(topo, params, st, np.array([0, 1, 2, 0, 0], np.float32))
+    with pytest.raises(ValueError, match=r"r_write must have shape \(4,\)"):
+        twin.step(topo, params, st, np.zeros(5, np.float32), r_write=np.zeros(5))
+    with pytest.raises(ValueError, match="r_write holds values in"):
+        twin.step(topo, params, st, np.zeros(5, np.float32), r_write=np.full(4, 300))
+
+
 def test_gradients_through_100_steps_are_finite_and_nonzero():
     rng = np.random.default_rng(2)
     net = layer(30, 10, w=rng.integers(-20, 60, (10, 30)), du=500, dv=300, vth_mant=40)
