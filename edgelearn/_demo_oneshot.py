@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -366,7 +367,8 @@ def run(args: argparse.Namespace) -> int:
         view = View(not args.headless, args.ways, "", engine)
         stack.callback(view.close)
         bytes0 = _link_bytes(learner, dev)
-        for e in range(n_episodes):
+
+        def _episode(e):
             ep = sampler.episode("test", e)
             names = [str(c) for c in ep.classes]
             view.learned, view.classes_text = [], ", ".join(names)
@@ -409,7 +411,24 @@ def run(args: argparse.Namespace) -> int:
             if args.headless:
                 print(f"episode {e + 1}/{n_episodes}: accuracy {acc:.0%} "
                       f"(running {view.correct}/{view.total})", flush=True)
+        stopped = None
+        for e in range(n_episodes):
+            # an episode counts whole or not at all: a recording that cannot be read or ^C
+            # stops the demo, and the report keeps the episodes completed before it
+            kept = (view.correct, view.total, confusion.copy(), len(timeline))
+            try:
+                _episode(e)
+            except (events.EventFormatError, KeyboardInterrupt) as err:
+                view.correct, view.total, confusion[:], _ = kept
+                del timeline[kept[3]:]
+                stopped = err
+                break
         link = dict(view.link)
+    done = len(report["episodes"])
+    if done == 0 and stopped is not None:
+        if isinstance(stopped, KeyboardInterrupt):
+            raise stopped
+        raise UsageError(f"--recordings: {stopped}")
     lo, hi = oneshot.wilson_interval(view.correct, view.total)
     samples = [s for ep in report["episodes"] for s in ep["shots"] + ep["queries"]]
     report.update({
@@ -418,11 +437,21 @@ def run(args: argparse.Namespace) -> int:
         "device_s_per_sample": float(np.mean([s["device_s"] for s in samples])),
         "events_per_s": link["events"] / link["seconds"] if link["seconds"] else None,
         "bytes_over_link": link["bytes"], "timeline": timeline,
+        "stopped": None if stopped is None else
+        ("interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped)),
     })
     write_report(args.report, report, shot_frames)
-    view.console.print(f"{args.ways}-way {args.shots}-shot accuracy over {n_episodes} episodes "
+    view.console.print(f"{args.ways}-way {args.shots}-shot accuracy over {done} "
+                       f"episode{'s' * (done != 1)} "
                        f"({view.total} queries): {report['accuracy']:.1%} "
                        f"(95 % CI {lo:.1%} - {hi:.1%}); report: {args.report}")
+    if isinstance(stopped, KeyboardInterrupt):
+        print(f"interrupted in episode {done + 1} of {n_episodes}; the report keeps the "
+              f"{done} completed before it", file=sys.stderr)
+        return 130
+    if stopped is not None:
+        raise UsageError(f"--recordings: {stopped}; stopped in episode {done + 1} of "
+                         f"{n_episodes}, the report keeps the {done} completed before it")
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgelearn import artifact
+from edgelearn import artifact, events
 from edgelearn.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -179,6 +179,39 @@ def test_oneshot_recordings_files_are_those_files(model, tmp_path, capsys):
     fails(capsys, [*head, str(tmp_path / "nm" / "99999.bs2")], "99999.bs2 has no label",
           "train1K.txt")
     fails(capsys, [*head, str(NMNIST / "1.bs2"), str(tmp_path)], "one folder, or files")
+
+
+@pytest.mark.skipif(not NMNIST.exists(), reason=f"real recordings not found at {NMNIST}")
+def test_an_unreadable_recording_stops_the_demo_and_keeps_what_was_done(model, tmp_path,
+                                                                        capsys):
+    # the folder's first file is read up front; one read later in the run (here in episode 2:
+    # the sampler's seed fixes the order) stops it with one line naming the file, and the
+    # report keeps the episodes completed before it, whole
+    import shutil
+
+    shutil.copytree(NMNIST, tmp_path / "nm")
+    bad = tmp_path / "nm" / "37.bs2"
+    bad.write_bytes(bad.read_bytes()[:1003])
+    report = tmp_path / "r.json"
+    fails(capsys, ["demo", "oneshot", "--artifact", str(model), "--headless", "--port", "inproc",
+                   "--recordings", str(tmp_path / "nm"), "--queries", "4", "--episodes", "10",
+                   "--report", str(report)], f"{bad} at byte 1000: truncated",
+          "stopped in episode 2 of 10", "keeps the 1 completed")
+    rep = json.loads(report.read_text())
+    assert len(rep["episodes"]) == 1 and rep["total"] == 20 and "37.bs2" in rep["stopped"]
+    assert sum(map(sum, rep["confusion"])) == 20 and rep["correct"] <= 20
+    assert all(t["episode"] == 0 for t in rep["timeline"])
+    # every file unreadable but the one read up front (class 0's first): the first episode
+    # stops, nothing to keep, no report
+    first = Path(events.open_dataset(tmp_path / "nm").get(0, 0).meta["path"])
+    for f in (tmp_path / "nm").glob("*.bs2"):
+        if f != first:
+            f.write_bytes(f.read_bytes()[:1003])
+    report.unlink()
+    fails(capsys, ["demo", "oneshot", "--artifact", str(model), "--headless", "--port", "inproc",
+                   "--recordings", str(tmp_path / "nm"), "--report", str(report)],
+          "truncated nmnist data")
+    assert not report.exists()
 
 
 @pytest.mark.skipif(not NMNIST.exists(), reason=f"real recordings not found at {NMNIST}")
