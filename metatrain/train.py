@@ -71,7 +71,17 @@ def source_version() -> str:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (MiB)."""
+    """This process's peak resident memory (MiB): Linux's ``VmHWM``, the high-water mark of
+    this program since it started. ``ru_maxrss`` (the fallback elsewhere) is not that on
+    Linux: a process started by a larger one (a benchmark runner, a test worker) inherits the
+    parent's high-water mark through fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

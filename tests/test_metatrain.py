@@ -739,3 +739,17 @@ def test_metatrain_refuses_too_few_nmnist_recordings_before_any_work(tmp_path, c
     assert ("some classes hold only 5 recordings, fewer than episode.shots + "
             "eval.nmnist_queries = 1 + 5") in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_peak_memory_is_the_process_own_not_its_parents():
+    # ru_maxrss of a child started from a large process reports the parent's high-water mark
+    # (Linux carries it through fork and exec): the run's manifest and the benchmark would
+    # show the test worker's or the bench runner's memory. peak_rss_mb reads VmHWM.
+    hold = np.ones(600 * 2**20 // 8)  # 600 MiB, touched
+    code = ("import resource; from metatrain.train import peak_rss_mb; "
+            "print(peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    own, inherited = float(out[0]), float(out[1])
+    assert hold.sum() > 0 and inherited > 600 and own < 500

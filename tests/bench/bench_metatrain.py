@@ -1,7 +1,8 @@
 """Meta-training cost: time of one outer step and peak memory, full vs first-order, with and
 without ``jax.checkpoint`` (remat) of the inner loop's shots.
 
-Each case runs in its own process (``ru_maxrss`` is per process and never goes down): the
+Each case runs in its own process (peak memory is per process and never goes down; it is
+``metatrain.train.peak_rss_mb``, not ``ru_maxrss``, which a child inherits from this runner): the
 glyphs config's network and episode shapes, random rasters, one compile then ``--reps`` timed
 outer steps (loss + gradient + Adam). Prints a table and returns the figures.
 
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 CASE = r"""
-import json, resource, sys, dataclasses
+import json, sys, dataclasses
 import jax
 sys.path.insert(0, "tests/bench")
 from metatrain import config, model, train
@@ -30,13 +31,12 @@ shots, batch, reps = (int(a) for a in sys.argv[4:7])
 meta = dataclasses.replace(cfg.meta, order=order, remat=remat, batch=batch)
 cfg = dataclasses.replace(cfg, meta=meta)
 theta = model.init_theta(cfg.model, jax.random.PRNGKey(0))
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss0 = train.peak_rss_mb()
 compile_s, step_s = time_outer_step(cfg, train.make_mesh(), theta,
                                     random_batch(cfg, batch, shots), reps)
 print(json.dumps({"order": order, "remat": remat, "shots": shots, "batch": batch,
                   "compile_s": round(compile_s, 2), "step_s": round(step_s, 3),
-                  "peak_rss_mb": round(
-                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "peak_rss_mb": round(train.peak_rss_mb(), 1),
                   "rss_before_step_mb": round(rss0, 1)}))
 """
 
@@ -62,7 +62,7 @@ def main(out_dir=None, *, shots: int = 5, batch: int = 8, reps: int = 3,
                   f"batch={r['batch']}: step {r['step_s']:.3f} s, compile {r['compile_s']:.1f} s, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MiB", flush=True)
     res = {"config": str(cfg), "cases": rows,
-           "note": "one process per case; peak RSS = ru_maxrss (includes the XLA compile)"}
+           "note": "one process per case; peak RSS = VmHWM (includes the XLA compile)"}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     return res
