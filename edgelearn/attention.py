@@ -325,9 +325,10 @@ def query_raster(lay: Layout, pixels: np.ndarray, *, t_token: int,
 
 def predict(counts: np.ndarray) -> np.ndarray:
     """Label with the most out spikes, ties to the lowest index, ``-1`` where no out neuron
-    spiked (no answer, as the device's PREDICTION says)."""
-    counts = np.asarray(counts)
-    return np.where(counts.max(-1) > 0, np.argmax(counts, -1), -1)
+    spiked: the one-shot readout's rule (:func:`edgelearn.oneshot.predictions`)."""
+    from .oneshot import predictions
+
+    return predictions(counts)
 
 
 # --------------------------------------------------------------------------- engines

@@ -285,16 +285,22 @@ def test_twin_equals_c_runtime_with_plasticity(bucket, pool, seed):
 CT_SHIFTS = (0, 6, 12)
 
 
+def random_computed_third_network(pool: int, rng: np.random.Generator):
+    """An "errors" network whose first population's third factor the second computes (shift
+    ``CT_SHIFTS[pool]``); the host writes only the second's."""
+    net, raster, third = random_plastic_network("errors", pool, rng)
+    p0, p1 = net.populations
+    net = dataclasses.replace(net, populations=(
+        dataclasses.replace(p0, third_from="p1", third_shift=CT_SHIFTS[pool]), p1))
+    third[:, :p0.size] = 0
+    return net, raster, third
+
+
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(pool=st.integers(0, PL_RULES_PER_BUCKET - 1), seed=st.integers(0, 2**32 - 1))
 def test_twin_equals_c_runtime_with_computed_third(pool, seed):
-    net, raster, third = random_plastic_network("errors", pool, np.random.default_rng(seed))
-    p0, p1 = net.populations
-    net = dataclasses.replace(net, populations=(
-        dataclasses.replace(p0, third_from="p1", third_shift=CT_SHIFTS[pool]), p1))
-    third[:, :p0.size] = 0  # the host writes only p1's
-    assert_same_plastic(net, raster, third)
+    assert_same_plastic(*random_computed_third_network(pool, np.random.default_rng(seed)))
 
 
 def test_c_loader_and_decode_agree_on_mutated_microcode():

@@ -20,7 +20,6 @@ and this checkout (no C runtime, no pyserial).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -73,12 +72,8 @@ def prepare(out: Path, *, n_static: int, n_plastic: int, n_computed: int,
 
     for i in range(n_computed):
         pool = i % D.PL_RULES_PER_BUCKET
-        net, raster, third = D.random_plastic_network("errors", pool,
-                                                      np.random.default_rng(20_000 + i))
-        p0, p1 = net.populations
-        net = dataclasses.replace(net, populations=(
-            dataclasses.replace(p0, third_from="p1", third_shift=D.CT_SHIFTS[pool]), p1))
-        third[:, :p0.size] = 0
+        net, raster, third = D.random_computed_third_network(pool,
+                                                             np.random.default_rng(20_000 + i))
         plastic_case(f"computed{i:04d}", net, raster, third)
 
     if episodes:
