@@ -4,7 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-SRC_DEPS := pyproject.toml setup.py edgelearn/_ffi_build.py $(wildcard csrc/*.c csrc/*.h)
+SRC_DEPS := pyproject.toml setup.py edgelearn/_ffi_build.py $(wildcard csrc/*.c csrc/*.h) \
+	edgelearn/events/_decode.c edgelearn/events/_decode.h
 
 .PHONY: all install demo test bench lint clean ctest
 
@@ -33,5 +34,6 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check edgelearn metatrain firmware_sim tests demos
 
 clean:
-	rm -rf $(VENV) build *.egg-info edgelearn/_el_runtime*.so edgelearn/_el_runtime.c
+	rm -rf $(VENV) build *.egg-info edgelearn/_el_runtime*.so edgelearn/_el_runtime.c \
+		edgelearn/events/_el_decode*.so edgelearn/events/_el_decode.c
 	$(MAKE) -C csrc clean

@@ -2,7 +2,8 @@
 
 Every ``csrc/*.c`` is compiled in; the declarations Python may call are the ``csrc/cdef/*.h``
 files (cffi's cdef dialect), concatenated in name order. Only ``edgelearn.runtime`` (and the
-other thin wrappers it names) touch the resulting ``lib``.
+other thin wrappers it names) touch the resulting ``lib``. A second, host-only module,
+``edgelearn.events._el_decode``, holds the event-file decoders (``edgelearn/events/_decode.c``).
 """
 
 from __future__ import annotations
@@ -33,5 +34,19 @@ ffibuilder.set_source(
     extra_compile_args=["-O3", "-fno-strict-aliasing"],
 )
 
+# The host-side event-file decoders (EVT 2.0/3.0, AEDAT4 event vectors): a separate module,
+# since they are no part of the device runtime (csrc/ is what the firmware builds).
+EVENTS = ROOT / "edgelearn" / "events"
+events_ffibuilder = FFI()
+events_ffibuilder.cdef((EVENTS / "_decode.h").read_text())
+events_ffibuilder.set_source(
+    "edgelearn.events._el_decode",
+    '#include "_decode.h"\n',
+    sources=[str((EVENTS / "_decode.c").relative_to(ROOT))],
+    include_dirs=[str(EVENTS.relative_to(ROOT))],
+    extra_compile_args=["-O3", "-fno-strict-aliasing"],
+)
+
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
+    events_ffibuilder.compile(verbose=True)

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from events_common import random_events
+from events_common import damaged, random_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -314,21 +314,8 @@ def sources(tmp_path_factory):
 def test_damaged_files_raise_only_the_documented_error(tmp_path, sources, data):
     name = data.draw(st.sampled_from(sorted(sources)))
     blob, ext = sources[name]
-    b = bytearray(blob)
-    kind = data.draw(st.sampled_from(["truncate", "flip", "random", "splice"]))
-    if kind == "truncate":
-        b = b[: data.draw(st.integers(0, len(b)))]
-    elif kind == "flip":
-        for _ in range(data.draw(st.integers(1, 12))):
-            i = data.draw(st.integers(0, len(b) - 1))
-            b[i] ^= 1 << data.draw(st.integers(0, 7))
-    elif kind == "random":
-        b = bytearray(data.draw(st.binary(min_size=0, max_size=600)))
-    else:
-        keep = data.draw(st.integers(0, min(len(b), 400)))
-        b = b[:keep] + bytearray(data.draw(st.binary(min_size=0, max_size=600)))
     path = tmp_path / f"fuzz{ext}"
-    path.write_bytes(bytes(b))
+    path.write_bytes(damaged(data, blob))
     _read_only_documented_errors(path)
 
 

@@ -7,21 +7,37 @@ and how many bytes it used; the caller keeps the rest and prepends it to the nex
 that crosses units (current time base, row, vector base) lives on the decoder. With
 ``final=True`` leftover bytes are a truncated file and raise :class:`EventFormatError`.
 
-Everything is vectorised with numpy: a stateful word stream is decoded by forward-filling each
-state register over the word indices (the running count of setter words indexes a table of
-their values, slot 0 holding the value carried from the previous chunk).
+The decoders here are vectorised with numpy: a stateful word stream is decoded by
+forward-filling each state register over the word indices (the running count of setter words
+indexes a table of their values, slot 0 holding the value carried from the previous chunk).
 
 After ``decode``, ``offsets()`` gives the file offset of each returned event's word, record or
 packet (used to name the byte of an event that falls outside the sensor).
+
+The formats of large recordings (EVT 2.0, EVT 3.0, AEDAT4) are also decoded in C
+(``_decode.c``, one pass, a switch per word): :data:`C_DECODERS` maps those formats to
+subclasses that give the same events, the same ``skipped`` count and the same errors (the
+numpy classes are the reference that ``tests/test_events_c.py`` holds them to). They check
+the sensor size themselves (``checks_sensor``) and can write a whole file into one growing
+buffer (``decode_into``), which is how :meth:`EventFile.read` uses them.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
 from ._types import EVENT_DTYPE, EventFormatError, concat_events
 
+try:  # the package is installed with its C extensions; a bare source tree decodes in numpy
+    from ._el_decode import ffi as _ffi
+    from ._el_decode import lib as _lib
+except ImportError:  # pragma: no cover - exercised only without the build
+    _ffi = _lib = None
+
 _EMPTY = np.empty(0, dtype=EVENT_DTYPE)
+_ITEM = EVENT_DTYPE.itemsize  # 13 packed bytes
 
 
 def _pack(t, x, y, p) -> np.ndarray:
@@ -51,12 +67,16 @@ class Decoder:
     format = "?"
     unit = 1
 
+    #: True where decode() itself rejects events outside ``sensor`` (the C decoders).
+    checks_sensor = False
+
     def __init__(self, path, header: dict, file_size: int | None = None):
         self.path = path
         self.header = header
         self.file_size = file_size
         self.skipped = 0  # events dropped for a documented reason (before sync, invalid flag)
         self.offsets = None  # set by decode(): () -> file offset of each event just returned
+        self.sensor = None  # (width, height) for decoders that check it, None: no check
 
     def error(self, offset: int | None, message: str) -> EventFormatError:
         return EventFormatError(self.path, offset, message)
@@ -557,6 +577,9 @@ _A4_EVENT = np.dtype(
 #: Largest decompressed AEDAT4 packet accepted (bytes).
 MAX_PACKET = 1 << 28
 
+#: An LZ4 sequence expands at most about 255-fold (a run length grows by 255 bytes per byte).
+_LZ4_MAX_RATIO = 256
+
 #: AEDAT4 ``CompressionType`` enum values.
 A4_NONE, A4_LZ4, A4_LZ4_HIGH, A4_ZSTD, A4_ZSTD_HIGH = range(5)
 
@@ -587,6 +610,10 @@ class Aedat4Decoder(Decoder):
             if c in (A4_LZ4, A4_LZ4_HIGH):
                 import lz4.frame
 
+                if len(payload) * _LZ4_MAX_RATIO <= MAX_PACKET:
+                    # cannot expand past MAX_PACKET: the one-call decoder (twice as fast as
+                    # the bounded streaming one) is safe; it rejects an incomplete frame
+                    return memoryview(lz4.frame.decompress(payload))
                 d = lz4.frame.LZ4FrameDecompressor()
                 out = d.decompress(bytes(payload), max_length=MAX_PACKET)
                 if not d.eof:
@@ -603,13 +630,30 @@ class Aedat4Decoder(Decoder):
             raise self.error(offset, f"corrupt compressed packet ({e})") from None
 
     def decode(self, buf, base, final):
+        out = []
+        offs = []
+
+        def emit(data, start, count, at):
+            e = np.frombuffer(data[start : start + 16 * count], dtype=_A4_EVENT)
+            if (e["x"] < 0).any() or (e["y"] < 0).any() or (e["on"] > 1).any():
+                raise self.error(at, "corrupt event packet (negative coordinate)")
+            out.append(_pack(e["t"], e["x"], e["y"], e["on"]))
+            offs.append(np.full(count, at, dtype=np.int64))
+
+        consumed = self._packets(buf, base, final, emit)
+        ev = concat_events(out)
+        self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
+        return ev, consumed
+
+    def _packets(self, buf, base, final, emit) -> int:
+        """Walk the whole packets at the start of ``buf``, calling ``emit(data, start, count,
+        offset)`` for each event vector (decompressed ``data``, its ``count`` events at byte
+        ``start``, the packet's file ``offset``); return the bytes consumed."""
         mv = memoryview(buf)
         n = len(mv)
         if self.data_end is not None:
             n = max(0, min(n, self.data_end - base))
         pos = 0
-        out = []
-        offs = []
         while n - pos >= 8:
             sid = int.from_bytes(mv[pos : pos + 4], "little", signed=True)
             size = int.from_bytes(mv[pos + 4 : pos + 8], "little", signed=True)
@@ -637,11 +681,7 @@ class Aedat4Decoder(Decoder):
                 except IndexError as e:
                     raise self.error(at, f"corrupt event packet ({e})") from None
                 if count:
-                    e = np.frombuffer(data[start : start + 16 * count], dtype=_A4_EVENT)
-                    if (e["x"] < 0).any() or (e["y"] < 0).any() or (e["on"] > 1).any():
-                        raise self.error(at, "corrupt event packet (negative coordinate)")
-                    out.append(_pack(e["t"], e["x"], e["y"], e["on"]))
-                    offs.append(np.full(count, at, dtype=np.int64))
+                    emit(data, start, count, at)
             elif sid not in self.header["streams"]:
                 raise self.error(at, f"packet for undeclared stream id {sid}")
             pos += 8 + size
@@ -650,6 +690,155 @@ class Aedat4Decoder(Decoder):
             consumed = len(mv)  # the data table and anything after it are not events
         elif final and pos != len(mv):
             raise self.error(base + pos, f"truncated packet header ({len(mv) - pos} bytes)")
-        ev = concat_events(out)
-        self.offsets = lambda: np.concatenate(offs) if offs else np.empty(0, np.int64)
-        return ev, consumed
+        return consumed
+
+
+# --------------------------------------------------------------------------- C decoders
+
+
+class EventBuffer:
+    """A growing buffer of packed events (:data:`EVENT_DTYPE` bytes) that the C decoders
+    write into: ``reserve(k)`` makes room for ``k`` more, ``events()`` returns the ``n``
+    written so far as an event array (shrunk in place, so no spare memory is kept)."""
+
+    def __init__(self, capacity: int):
+        self.raw = np.empty(_ITEM * max(int(capacity), 64), dtype=np.uint8)
+        self.n = 0
+
+    def reserve(self, k: int) -> None:
+        need = _ITEM * (self.n + k)
+        if need > len(self.raw):
+            grown = np.empty(max(2 * len(self.raw), need), dtype=np.uint8)
+            grown[: _ITEM * self.n] = self.raw[: _ITEM * self.n]
+            self.raw = grown
+
+    def space(self) -> int:
+        return len(self.raw) // _ITEM - self.n
+
+    def pointer(self):
+        return _ffi.from_buffer("uint8_t[]", self.raw, require_writable=True) + _ITEM * self.n
+
+    def events(self) -> np.ndarray:
+        raw = self.raw
+        if len(raw) > _ITEM * self.n:
+            try:  # realloc in place: no copy, and the tail goes back to the allocator
+                raw.resize(_ITEM * self.n, refcheck=False)
+            except ValueError:  # pragma: no cover - a view of it is held elsewhere
+                raw = raw[: _ITEM * self.n].copy()
+        self.raw = np.empty(0, dtype=np.uint8)
+        return raw.view(EVENT_DTYPE)
+
+
+class _CDecoder:
+    """Mixin for a numpy reference decoder (the next base class): ``decode`` through C."""
+
+    checks_sensor = True
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self._st = _ffi.new(
+            "el_dec_state *", {"high": -1, "tmax": -1, "y": -1, "max_x": -1, "max_y": -1}
+        )
+        self._err = _ffi.new("el_dec_error *")
+
+    @property
+    def max_xy(self) -> tuple[int, int]:
+        """The largest x and y decoded so far (-1 before any event)."""
+        return int(self._st.max_x), int(self._st.max_y)
+
+    def _limits(self) -> tuple[int, int]:
+        return self.sensor if self.sensor is not None else (0, 0)
+
+    def _outside(self, offset: int, x: int, y: int) -> EventFormatError:
+        w, h = self.sensor
+        return self.error(offset, f"event at (x={x}, y={y}) outside the {w}x{h} sensor")
+
+    def decode(self, buf, base, final):
+        sink = EventBuffer(len(buf) // self.bytes_per_event + 1)
+        used = self.decode_into(buf, base, final, sink)
+        self.offsets = None
+        return sink.events(), used
+
+
+class _CWordDecoder(_CDecoder):
+    """A stream of fixed-size words with state carried between calls (EVT 2.0 / 3.0)."""
+
+    _fn = ""
+    _name = ""
+    bytes_per_event = 2
+
+    def __init__(self, path, header, file_size=None):
+        super().__init__(path, header, file_size)
+        self._used = _ffi.new("size_t *")
+        self._got = _ffi.new("int64_t *")
+
+    def decode_into(self, buf, base: int, final: bool, sink: EventBuffer) -> int:
+        """Decode every whole word of ``buf`` (file offset ``base``) into ``sink``; return the
+        bytes used (``final``: trailing bytes are a truncated file, as in ``decode``)."""
+        view, n = self._split(buf, base, final)
+        if n == 0:
+            return 0
+        fn = getattr(_lib, self._fn)
+        src = _ffi.from_buffer("uint8_t[]", view)
+        w, h = self._limits()
+        st, err, used, got = self._st, self._err, self._used, self._got
+        pos = 0
+        while pos < n:
+            if sink.space() < _lib.EL_DEC_MAX_PER_WORD:
+                sink.reserve(max((n - pos) // self.bytes_per_event, _lib.EL_DEC_MAX_PER_WORD))
+            status = fn(src + pos, n - pos, st, sink.pointer(), sink.space(), w, h, got, used, err)
+            if status != _lib.EL_DEC_OK:
+                at = base + pos + err.index
+                self.skipped = st.skipped
+                if status == _lib.EL_DEC_UNKNOWN_TYPE:
+                    raise self.error(at, f"unknown {self._name} word type 0x{err.value:X}")
+                raise self._outside(at, err.x, err.y)
+            sink.n += got[0]
+            pos += used[0]
+        self.skipped = st.skipped
+        self.high = st.high
+        return n
+
+
+class CEvt2Decoder(_CWordDecoder, Evt2Decoder):
+    __doc__ = Evt2Decoder.__doc__
+    _fn = "el_evt2_decode"
+    _name = "EVT 2.0"
+    bytes_per_event = 4
+
+
+class CEvt3Decoder(_CWordDecoder, Evt3Decoder):
+    __doc__ = Evt3Decoder.__doc__
+    _fn = "el_evt3_decode"
+    _name = "EVT 3.0"
+    bytes_per_event = 2
+
+
+class CAedat4Decoder(_CDecoder, Aedat4Decoder):
+    __doc__ = Aedat4Decoder.__doc__
+    bytes_per_event = 4
+
+    def _unpack(self, data, start, count, at, sink):
+        sink.reserve(count)
+        w, h = self._limits()
+        vec = _ffi.from_buffer("uint8_t[]", data)
+        err = self._err
+        status = _lib.el_aedat4_unpack(vec + start, count, self._st, sink.pointer(), w, h, err)
+        if status == _lib.EL_DEC_OUTSIDE:
+            raise self._outside(at, err.x, err.y)
+        if status != _lib.EL_DEC_OK:  # the reference's words, also for a bad 'on' byte
+            raise self.error(at, "corrupt event packet (negative coordinate)")
+        sink.n += count
+
+    def decode_into(self, buf, base: int, final: bool, sink: EventBuffer) -> int:
+        """As ``decode``, writing the events into ``sink``; returns the bytes used."""
+        return self._packets(buf, base, final, lambda *a: self._unpack(*a, sink))
+
+
+#: The formats decoded in C, where the extension is built (little-endian hosts: the C code
+#: writes the events' bytes as they lie in memory).
+C_DECODERS = (
+    {"evt2": CEvt2Decoder, "evt3": CEvt3Decoder, "aedat4": CAedat4Decoder}
+    if _lib is not None and sys.byteorder == "little"
+    else {}
+)

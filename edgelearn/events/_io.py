@@ -288,7 +288,7 @@ def _aedat4_header(f, path, file_size) -> tuple[dict, int]:
 
 # --------------------------------------------------------------------------- streams
 
-_DECODERS = {
+_REFERENCE_DECODERS = {
     "evt2": D.Evt2Decoder,
     "evt3": D.Evt3Decoder,
     "dat": D.DatDecoder,
@@ -297,6 +297,9 @@ _DECODERS = {
     "aedat3": D.Aedat3Decoder,
     "aedat4": D.Aedat4Decoder,
 }
+#: The decoders in use: EVT 2.0 / 3.0 and AEDAT4 in C where it is built (same results as the
+#: numpy reference decoders above, checked by tests/test_events_c.py).
+_DECODERS = {**_REFERENCE_DECODERS, **D.C_DECODERS}
 
 
 class EventFile:
@@ -354,7 +357,26 @@ class EventFile:
             for i in range(0, len(rec), step):
                 yield rec.events[i : i + step]
             return
+        dec = self._decoder()
+        blocks = self._blocks()
+        block = next(blocks, None)
+        while block is not None:
+            ev, used = dec.decode(*block)
+            self._check(ev, dec)
+            self.skipped = dec.skipped
+            if len(ev):
+                yield ev
+            block = _send(blocks, used)
+
+    def _decoder(self) -> D.Decoder:
         dec = _DECODERS[self.format](self.path, self.header, self.file_size)
+        if self.width is not None:
+            dec.sensor = (int(self.width), int(self.height))
+        return dec
+
+    def _blocks(self):
+        """Generator of ``(buf, base, final)``: the data section in chunks, each with the bytes
+        the decoder left over from the one before; send how many bytes of ``buf`` were used."""
         with open(self.path, "rb") as f:
             f.seek(self.data_offset)
             base = self.data_offset
@@ -366,11 +388,7 @@ class EventFile:
                 buf = pending + block if pending else block
                 if not buf:
                     break
-                ev, used = dec.decode(buf, base, final)
-                self._check(ev, dec)
-                self.skipped = dec.skipped
-                if len(ev):
-                    yield ev
+                used = yield buf, base, final
                 base += used
                 pending = buf[used:]
                 # a unit (packet) larger than a chunk: read as much again as is pending, so
@@ -380,7 +398,7 @@ class EventFile:
                     break
 
     def _check(self, ev: np.ndarray, dec: D.Decoder) -> None:
-        if self.width is None or not len(ev):
+        if self.width is None or not len(ev) or dec.checks_sensor:
             return
         bad = (ev["x"] >= self.width) | (ev["y"] >= self.height)
         if bad.any():
@@ -441,9 +459,21 @@ class EventFile:
     }
 
     def _collect(self) -> np.ndarray:
-        """Every chunk copied into one growing buffer (no list of chunks, no final concat)."""
+        """Every chunk copied into one growing buffer (no list of chunks, no final concat);
+        a C decoder writes straight into it."""
         data = max(0, self.file_size - self.data_offset)
         cap = max(1024, data // self._BYTES_PER_EVENT[self.format] + 1)
+        dec = self._decoder()
+        if hasattr(dec, "decode_into"):
+            sink = D.EventBuffer(cap)
+            blocks = self._blocks()
+            block = next(blocks, None)
+            while block is not None:
+                used = dec.decode_into(*block, sink)
+                self.skipped = dec.skipped
+                block = _send(blocks, used)
+            self._max_xy = dec.max_xy
+            return sink.events()
         out = np.empty(cap, dtype=_VOID)  # opaque items: byte copies, not field by field
         n = 0
         for ev in self.chunks():
@@ -453,23 +483,42 @@ class EventFile:
                 out = grown
             out[n : n + len(ev)] = ev.view(_VOID)
             n += len(ev)
-        # trim: keep a view if little is wasted, else copy so the spare memory is returned
-        out = out[:n] if n >= 0.75 * len(out) else out[:n].copy()
+        # trim in place (realloc: no copy, and the spare memory goes back to the allocator)
+        try:
+            out.resize(n, refcheck=False)
+        except ValueError:  # pragma: no cover - only if another view of it were alive
+            out = out[:n].copy()
         return out.view(EVENT_DTYPE)
 
     def read(self) -> Recording:
         """All events as one :class:`Recording`."""
         if self.format in ("npz", "npy"):
             return _load_numpy(self.path, self.format)
+        self._max_xy = None
         events = self._collect()
-        width, height = self._size(
-            int(events["x"].max()) if len(events) else -1,
-            int(events["y"].max()) if len(events) else -1,
-        )
+        if self.width is not None:  # every event was checked against it
+            width, height = self.width, self.height
+        elif self._max_xy is not None:  # a C decoder tracked them
+            width, height = self._size(*self._max_xy)
+        else:
+            width, height = self._size(
+                int(events["x"].max()) if len(events) else -1,
+                int(events["y"].max()) if len(events) else -1,
+            )
         meta = {k: v for k, v in self.header.items() if k not in ("size",)}
         if self.skipped:
             meta["skipped"] = self.skipped
-        return Recording(events, int(width), int(height), self.format, meta)
+        # every event is inside (width, height): checked against the header's size while
+        # decoding, or the size was taken from the largest coordinates
+        return Recording._from_reader(events, int(width), int(height), self.format, meta)
+
+
+def _send(gen, value):
+    """``gen.send(value)``, or None once the generator is done."""
+    try:
+        return gen.send(value)
+    except StopIteration:
+        return None
 
 
 def open_events(path, *, format: str | None = None, chunk_bytes: int = 1 << 18) -> EventFile:

@@ -97,6 +97,30 @@ class Recording:
     meta: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        self._check_fields()
+        if len(self.events):
+            for axis, size in (("x", self.width), ("y", self.height)):
+                top = int(self.events[axis].max())
+                if top >= size:
+                    raise ValueError(f"Recording: an event has {axis} = {top}, outside the "
+                                     f"{self.width} x {self.height} sensor")
+
+    @classmethod
+    def _from_reader(cls, events, width, height, format, meta) -> Recording:
+        """A recording from a file reader, which has already held every event to the sensor
+        size while decoding: the fields are checked, the pass over the events is skipped
+        (for a large file it cost as much as decoding it)."""
+        rec = object.__new__(cls)
+        for name, value in zip(
+            ("events", "width", "height", "format", "meta"),
+            (events, width, height, format, meta),
+            strict=True,
+        ):
+            object.__setattr__(rec, name, value)
+        rec._check_fields()
+        return rec
+
+    def _check_fields(self) -> None:
         if not isinstance(self.events, np.ndarray) or self.events.dtype != EVENT_DTYPE:
             raise TypeError("Recording.events must be a numpy array of dtype EVENT_DTYPE")
         if self.events.ndim != 1:
@@ -105,12 +129,6 @@ class Recording:
             v = getattr(self, name)
             if not (isinstance(v, int | np.integer) and 0 < int(v) <= MAX_COORD + 1):
                 raise ValueError(f"Recording.{name} must be an int in 1..65536, got {v!r}")
-        if len(self.events):
-            for axis, size in (("x", self.width), ("y", self.height)):
-                top = int(self.events[axis].max())
-                if top >= size:
-                    raise ValueError(f"Recording: an event has {axis} = {top}, outside the "
-                                     f"{self.width} x {self.height} sensor")
 
     @property
     def sensor_size(self) -> tuple[int, int]:
