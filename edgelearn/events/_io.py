@@ -458,9 +458,10 @@ class EventFile:
         "aedat4": 4,
     }
 
-    def _collect(self) -> np.ndarray:
+    def _collect(self) -> tuple[np.ndarray, tuple[int, int] | None]:
         """Every chunk copied into one growing buffer (no list of chunks, no final concat);
-        a C decoder writes straight into it."""
+        a C decoder writes straight into it. Returns the events and, from a C decoder, the
+        largest x and y (None: not tracked)."""
         data = max(0, self.file_size - self.data_offset)
         cap = max(1024, data // self._BYTES_PER_EVENT[self.format] + 1)
         dec = self._decoder()
@@ -472,8 +473,7 @@ class EventFile:
                 used = dec.decode_into(*block, sink)
                 self.skipped = dec.skipped
                 block = _send(blocks, used)
-            self._max_xy = dec.max_xy
-            return sink.events()
+            return sink.events(), dec.max_xy
         out = np.empty(cap, dtype=_VOID)  # opaque items: byte copies, not field by field
         n = 0
         for ev in self.chunks():
@@ -488,18 +488,17 @@ class EventFile:
             out.resize(n, refcheck=False)
         except ValueError:  # pragma: no cover - only if another view of it were alive
             out = out[:n].copy()
-        return out.view(EVENT_DTYPE)
+        return out.view(EVENT_DTYPE), None
 
     def read(self) -> Recording:
         """All events as one :class:`Recording`."""
         if self.format in ("npz", "npy"):
             return _load_numpy(self.path, self.format)
-        self._max_xy = None
-        events = self._collect()
+        events, max_xy = self._collect()
         if self.width is not None:  # every event was checked against it
             width, height = self.width, self.height
-        elif self._max_xy is not None:  # a C decoder tracked them
-            width, height = self._size(*self._max_xy)
+        elif max_xy is not None:  # a C decoder tracked them
+            width, height = self._size(*max_xy)
         else:
             width, height = self._size(
                 int(events["x"].max()) if len(events) else -1,
