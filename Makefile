@@ -17,12 +17,20 @@ $(STAMP): $(SRC_DEPS)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	@touch $@
 
+# Lava (lava-nc) is a test reference only: its runtime needs Python < 3.11, so the package goes,
+# without its dependencies, into a folder of its own, from which tests/lava_ref.py runs its
+# bit-accurate LIF and Dense model files (tests/test_lava.py).
+LAVA := $(VENV)/lava-nc/.installed-stamp
+$(LAVA): | $(STAMP)
+	$(PY) -m pip install -q --no-deps --ignore-requires-python --target $(VENV)/lava-nc lava-nc==0.10.0
+	@touch $@
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/edgelearn demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(LAVA)
 	$(VENV)/bin/ruff check edgelearn metatrain firmware_sim tests demos
 	$(MAKE) -C csrc test
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
