@@ -1,8 +1,9 @@
 """The same work on a peer: W1 (1,000 inputs dense to 1,000 LIF neurons, 10 % input spikes per
-step) on nengo-loihi's emulator (nengo-loihi 1.1.0, numpy) and on edgelearn's C runtime (one
-thread) and twin (JAX, batch 1), with the spike counts compared (the two are bit-identical on
-this behaviour, docs/spec.md section 9). Fewer steps than bench_core's W1 (the emulator is slow),
-the same steps on every engine.
+step) on nengo-loihi's emulator (nengo-loihi 1.1.0, numpy), on Lava's bit-accurate LIF and
+Dense model code (lava-nc 0.10.0 through tests/lava_ref.py, without Lava's runtime) and on
+edgelearn's C runtime (one thread) and twin (JAX, batch 1), with the spike counts compared (all
+are bit-identical on this behaviour, docs/spec.md section 9). Fewer steps than bench_core's W1
+(the emulator is slow), the same steps on every engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from w1_runtime import w1
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: nengo_ref
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: nengo_ref, lava_ref
 
 STEPS = 200
 
@@ -55,10 +56,21 @@ def main(out_dir: Path | None = None) -> dict:
 
     counts_tw, t_tw = _timed(twin_run, 3)
     same = bool(np.array_equal(counts_nl, counts_c) and np.array_equal(counts_c, counts_tw))
-    rows = [("nengo-loihi emulator", t_nl), ("edgelearn C runtime, 1 thread", t_c),
-            (f"edgelearn twin ({jax.default_backend()}, batch 1)", t_tw)]
-    print(f"W1, {STEPS} steps, {events:.3g} synaptic events; spike counts equal on all three: "
-          f"{same}")
+    rows = [("nengo-loihi emulator", t_nl)]
+    import lava_ref
+
+    if lava_ref.available() is None:
+        # Lava's bit-accurate LIF + Dense model code alone (its Magma runtime, which passes
+        # the messages between processes, cannot run on Python 3.11: a lower bound on Lava)
+        counts_lava, t_lava = _timed(lambda: lava_ref.run(net, raster)[0].sum(0), 2)
+        same = same and bool(np.array_equal(counts_lava, counts_c))
+        rows.append(("Lava bit-accurate models, no runtime", t_lava))
+    else:
+        print(f"Lava not timed: {lava_ref.available()}")
+    rows += [("edgelearn C runtime, 1 thread", t_c),
+             (f"edgelearn twin ({jax.default_backend()}, batch 1)", t_tw)]
+    print(f"W1, {STEPS} steps, {events:.3g} synaptic events; spike counts equal on all "
+          f"{len(rows)}: {same}")
     for name, t in rows:
         print(f"  {name:38s} {t * 1e3:9.1f} ms  {events / t:10.3g} events/s  "
               f"{t_nl / t:7.1f}x nengo-loihi")
