@@ -202,6 +202,42 @@ def test_an_unknown_type_later_in_a_chunk_wins_over_an_event_outside_the_sensor(
     assert got[0] == "error" and "outside" in got[1] and got[2] == len(head) + outside_at
 
 
+def _aedat4_with(tmp_path, packets) -> pathlib.Path:
+    """A 320 x 240 AEDAT4 file of LZ4 event packets, each given as (t, x, y, on) tuples that
+    may be corrupt (negative coordinates), which our writer would refuse."""
+    import lz4.frame
+
+    from edgelearn.events import _writers as W
+
+    p = tmp_path / "a.aedat4"
+    E.write(p, E.Recording(np.empty(0, E.EVENT_DTYPE), 320, 240))
+    blob = p.read_bytes()
+    for events in packets:
+        body = bytearray(W._flat_event_packet(np.zeros(len(events), E.EVENT_DTYPE)))
+        at = len(body) - 16 * len(events)
+        for k, (t, x, y, on) in enumerate(events):
+            struct.pack_into("<qhhB", body, at + 16 * k, t, x, y, on)
+        payload = lz4.frame.compress(bytes(body))
+        blob += struct.pack("<ii", 0, len(payload)) + payload
+    p.write_bytes(blob)
+    return p
+
+
+def test_aedat4_a_corrupt_event_in_the_chunk_wins_over_one_outside_the_sensor(tmp_path):
+    # the reference checks every packet's fields while decoding a chunk and the sensor after:
+    # an event outside the sensor (y = 749) before a negative coordinate, in one packet or in
+    # two packets of one chunk, is reported as the corrupt packet; chunks of one packet each
+    # report the outside event first
+    one = _aedat4_with(tmp_path, [[(1, 5, 749, 1), (2, -3, 4, 0)]])
+    got = _same_both_ways(one, 1 << 18)
+    assert got[0] == "error" and "negative coordinate" in got[1]
+    two = _aedat4_with(tmp_path, [[(1, 5, 749, 1), (2, 3, 4, 0)], [(3, -3, 4, 0)]])
+    got = _same_both_ways(two, 1 << 18)
+    assert got[0] == "error" and "negative coordinate" in got[1]
+    got = _same_both_ways(two, 64)
+    assert got[0] == "error" and "outside the 320x240 sensor" in got[1]
+
+
 # --------------------------------------------------------------------------- damaged files
 
 

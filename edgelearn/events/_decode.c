@@ -235,7 +235,10 @@ el_dec_status el_evt3_decode(const uint8_t *buf, size_t nbytes, el_dec_state *st
 el_dec_status el_aedat4_unpack(const uint8_t *vec, int64_t count, el_dec_state *st,
                                uint8_t *out, int32_t width, int32_t height, el_dec_error *err)
 {
+    /* The reference checks every event's fields before the sensor: a bad field anywhere in
+     * the vector is reported even after an event outside the sensor. */
     int64_t max_x = st->max_x, max_y = st->max_y;
+    el_dec_status status = EL_DEC_OK;
     err->kind = EL_DEC_OK;
     for (int64_t i = 0; i < count; i++) {
         const uint8_t *e = vec + 16 * i;
@@ -251,16 +254,19 @@ el_dec_status el_aedat4_unpack(const uint8_t *vec, int64_t count, el_dec_state *
             err->value = x < 0 ? x : (y < 0 ? y : on);
             return EL_DEC_BAD_FIELD;
         }
+        if (status != EL_DEC_OK)
+            continue;
         if (outside(x, y, width, height)) {
+            status = EL_DEC_OUTSIDE;
             err->kind = EL_DEC_OUTSIDE;
             err->index = i;
             err->x = x;
             err->y = y;
-            return EL_DEC_OUTSIDE;
+            continue;
         }
         put_event(out + 13 * i, t, (uint16_t)x, (uint16_t)y, on, &max_x, &max_y);
     }
     st->max_x = max_x;
     st->max_y = max_y;
-    return EL_DEC_OK;
+    return status;
 }

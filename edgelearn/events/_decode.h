@@ -51,7 +51,8 @@ el_dec_status el_evt3_decode(const uint8_t *buf, size_t nbytes, el_dec_state *st
 
 /* AEDAT4 event vector: count 16-byte structs {int64 t, int16 x, int16 y, uint8 on, pad}.
  * Writes all count events (out must hold them; of st, only max_x and max_y are used), or
- * fails with EL_DEC_BAD_FIELD (value = the field) or EL_DEC_OUTSIDE; err->index is then the
- * event's position in the vector. */
+ * fails with EL_DEC_BAD_FIELD (value = the field; any event's, which takes precedence, as in
+ * the reference) or EL_DEC_OUTSIDE (the first such event); err->index is then the event's
+ * position in the vector. */
 el_dec_status el_aedat4_unpack(const uint8_t *vec, int64_t count, el_dec_state *st,
                                uint8_t *out, int32_t width, int32_t height, el_dec_error *err);

@@ -817,6 +817,7 @@ class CEvt3Decoder(_CWordDecoder, Evt3Decoder):
 class CAedat4Decoder(_CDecoder, Aedat4Decoder):
     __doc__ = Aedat4Decoder.__doc__
     bytes_per_event = 4
+    _outside_error = None  # the chunk's first event outside the sensor, raised at its end
 
     def _unpack(self, data, start, count, at, sink):
         sink.reserve(count)
@@ -825,14 +826,21 @@ class CAedat4Decoder(_CDecoder, Aedat4Decoder):
         err = self._err
         status = _lib.el_aedat4_unpack(vec + start, count, self._st, sink.pointer(), w, h, err)
         if status == _lib.EL_DEC_OUTSIDE:
-            raise self._outside(at, err.x, err.y)
-        if status != _lib.EL_DEC_OK:  # the reference's words, also for a bad 'on' byte
+            # raised once the whole chunk is decoded: as in the reference, which checks the
+            # sensor after decoding, a corrupt packet later in the chunk is the error reported
+            if self._outside_error is None:
+                self._outside_error = self._outside(at, err.x, err.y)
+        elif status != _lib.EL_DEC_OK:  # the reference's words, also for a bad 'on' byte
             raise self.error(at, "corrupt event packet (negative coordinate)")
         sink.n += count
 
     def decode_into(self, buf, base: int, final: bool, sink: EventBuffer) -> int:
         """As ``decode``, writing the events into ``sink``; returns the bytes used."""
-        return self._packets(buf, base, final, lambda *a: self._unpack(*a, sink))
+        self._outside_error = None
+        used = self._packets(buf, base, final, lambda *a: self._unpack(*a, sink))
+        if self._outside_error is not None:
+            raise self._outside_error
+        return used
 
 
 #: The formats decoded in C, where the extension is built (little-endian hosts: the C code
