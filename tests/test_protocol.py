@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgelearn import protocol as P
@@ -249,6 +249,8 @@ streams_st = st.lists(
 
 @FUZZ
 @given(data=streams_st)
+# a valid frame whose delimiter a mutation deleted: the flush completes it (found in a CI run)
+@example(data=b"\x03\x01\x01\x01\x02\x02\x01\x01\x05\xc8\x1c\xf6\xa5")
 def test_python_decoder_fuzz(data):
     """Anything in: only frames and FrameErrors out; every frame's payload decodes or raises a
     ProtocolError, and what decodes re-encodes to the same bytes; then a flush and a good frame
@@ -266,8 +268,11 @@ def test_python_decoder_fuzz(data):
         else:
             assert isinstance(item, P.FrameError)
     good = P.encode_message(P.Run(3), 0xBEEF)
-    flushed = rx.feed(b"\x00")  # may report the unfinished frame the garbage left
-    assert all(isinstance(x, P.FrameError) for x in flushed) and len(flushed) <= 1
+    # the delimiter ends whatever the stream left unfinished: a FrameError, or a whole frame
+    # when the stream ended in one without its delimiter (a mutation may delete it)
+    flushed = rx.feed(b"\x00")
+    assert len(flushed) <= 1
+    assert all(isinstance(x, P.FrameError) or x.version == P.VERSION for x in flushed)
     assert _outcomes(rx.feed(good)) == [(0, 0xBEEF)]
 
 
