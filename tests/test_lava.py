@@ -11,6 +11,7 @@ from __future__ import annotations
 import lava_ref  # tests/ is on sys.path, as for nengo_ref
 import numpy as np
 import pytest
+from core_shapes import SHAPES
 
 from edgelearn import INPUT, Connection, Network, Population, runtime
 
@@ -18,15 +19,6 @@ _why = lava_ref.available()
 pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
 
 STEPS = 150
-
-# (n_inputs, population sizes, connections (src, dst)); -1 = the input port
-SHAPES = [
-    (5, (6,), ((-1, 0),)),
-    (8, (7,), ((-1, 0), (0, 0))),
-    (6, (6, 4), ((-1, 0), (0, 1), (1, 0), (0, 0))),
-    (10, (3, 9, 5), ((-1, 0), (-1, 1), (0, 2), (1, 2), (2, 1), (2, 2))),
-]
-
 
 def random_case(seed: int, wrap: bool):
     """A network in the shared behaviour: no refractory period beyond the reset step (Lava's

@@ -19,18 +19,10 @@ from edgelearn import INPUT, Connection, Network, Population, runtime, twin
 nengo_loihi = pytest.importorskip(
     "nengo_loihi", reason="nengo-loihi is a test dependency (pip install -e '.[dev]')")
 
+from core_shapes import SHAPES  # noqa: E402
 from nengo_ref import Q_LIMIT, emulate  # noqa: E402
 
 STEPS = 120
-
-
-# (n_inputs, population sizes, connections (src, dst)); -1 = the input port
-SHAPES = [
-    (5, (6,), ((-1, 0),)),
-    (8, (7,), ((-1, 0), (0, 0))),
-    (6, (6, 4), ((-1, 0), (0, 1), (1, 0), (0, 0))),
-    (10, (3, 9, 5), ((-1, 0), (-1, 1), (0, 2), (1, 2), (2, 1), (2, 2))),
-]
 
 
 def random_case(seed: int, wrap: bool):
