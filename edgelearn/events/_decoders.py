@@ -796,7 +796,6 @@ class _CWordDecoder(_CDecoder):
             sink.n += got[0]
             pos += used[0]
         self.skipped = st.skipped
-        self.high = st.high
         return n
 
 
