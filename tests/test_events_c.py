@@ -202,9 +202,10 @@ def test_an_unknown_type_later_in_a_chunk_wins_over_an_event_outside_the_sensor(
     assert got[0] == "error" and "outside" in got[1] and got[2] == len(head) + outside_at
 
 
-def _aedat4_with(tmp_path, packets) -> pathlib.Path:
+def _aedat4_with(tmp_path, packets, payloads=()) -> pathlib.Path:
     """A 320 x 240 AEDAT4 file of LZ4 event packets, each given as (t, x, y, on) tuples that
-    may be corrupt (negative coordinates), which our writer would refuse."""
+    may be corrupt (negative coordinates), which our writer would refuse; then ``payloads``,
+    packets given as their compressed bytes."""
     import lz4.frame
 
     from edgelearn.events import _writers as W
@@ -212,12 +213,14 @@ def _aedat4_with(tmp_path, packets) -> pathlib.Path:
     p = tmp_path / "a.aedat4"
     E.write(p, E.Recording(np.empty(0, E.EVENT_DTYPE), 320, 240))
     blob = p.read_bytes()
+    compressed = []
     for events in packets:
         body = bytearray(W._flat_event_packet(np.zeros(len(events), E.EVENT_DTYPE)))
         at = len(body) - 16 * len(events)
         for k, (t, x, y, on) in enumerate(events):
             struct.pack_into("<qhhB", body, at + 16 * k, t, x, y, on)
-        payload = lz4.frame.compress(bytes(body))
+        compressed.append(lz4.frame.compress(bytes(body)))
+    for payload in [*compressed, *payloads]:
         blob += struct.pack("<ii", 0, len(payload)) + payload
     p.write_bytes(blob)
     return p
@@ -236,6 +239,55 @@ def test_aedat4_a_corrupt_event_in_the_chunk_wins_over_one_outside_the_sensor(tm
     assert got[0] == "error" and "negative coordinate" in got[1]
     got = _same_both_ways(two, 64)
     assert got[0] == "error" and "outside the 320x240 sensor" in got[1]
+
+
+def _xxh32(data: bytes, seed: int = 0) -> int:
+    """xxHash32 (the LZ4 frame header's checksum), for crafting a valid header below."""
+    p1, p2, p3, p4, p5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+    m = 0xFFFFFFFF
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (32 - r))) & m
+
+    i, n = 0, len(data)
+    if n >= 16:
+        v = [(seed + p1 + p2) & m, (seed + p2) & m, seed & m, (seed - p1) & m]
+        while i + 16 <= n:
+            for k in range(4):
+                lane = int.from_bytes(data[i + 4 * k : i + 4 * k + 4], "little")
+                v[k] = (rotl((v[k] + lane * p2) & m, 13) * p1) & m
+            i += 16
+        h = (rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18)) & m
+    else:
+        h = (seed + p5) & m
+    h = (h + n) & m
+    while i + 4 <= n:
+        h = (rotl((h + int.from_bytes(data[i : i + 4], "little") * p3) & m, 17) * p4) & m
+        i += 4
+    while i < n:
+        h = (rotl((h + data[i] * p5) & m, 11) * p1) & m
+        i += 1
+    h ^= h >> 15
+    h = (h * p2) & m
+    h ^= h >> 13
+    h = (h * p3) & m
+    return h ^ (h >> 16)
+
+
+def test_aedat4_packet_declaring_a_huge_size_is_a_corrupt_packet(tmp_path):
+    # an LZ4 frame whose header claims 64 GiB of content (checksum valid): the one-call
+    # decoder would try to allocate that (MemoryError, an empty reason); the bounded one
+    # names the frame's error
+    import lz4.frame
+
+    frame = bytearray(lz4.frame.compress(b"\x00" * 64, store_size=True))
+    assert lz4.frame.get_frame_info(bytes(frame))["content_size"] == 64
+    frame[6:14] = struct.pack("<Q", 1 << 36)
+    frame[14] = (_xxh32(bytes(frame[4:14])) >> 8) & 0xFF
+    assert lz4.frame.get_frame_info(bytes(frame))["content_size"] == 1 << 36
+    p = _aedat4_with(tmp_path, [], payloads=[bytes(frame)])
+    got = _same_both_ways(p, 1 << 18)
+    assert got[0] == "error" and "corrupt compressed packet (LZ4" in got[1]
 
 
 # --------------------------------------------------------------------------- damaged files

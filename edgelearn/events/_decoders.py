@@ -580,6 +580,17 @@ MAX_PACKET = 1 << 28
 #: An LZ4 sequence expands at most about 255-fold (a run length grows by 255 bytes per byte).
 _LZ4_MAX_RATIO = 256
 
+def _lz4_size(payload) -> int:
+    """The content size an LZ4 frame's header declares (0: none); past any limit if the header
+    cannot be read (the bounded decoder then names the problem)."""
+    import lz4.frame
+
+    try:
+        return int(lz4.frame.get_frame_info(payload)["content_size"])
+    except Exception:  # lz4 raises RuntimeError and others for a bad header
+        return MAX_PACKET + 1
+
+
 #: AEDAT4 ``CompressionType`` enum values.
 A4_NONE, A4_LZ4, A4_LZ4_HIGH, A4_ZSTD, A4_ZSTD_HIGH = range(5)
 
@@ -610,9 +621,10 @@ class Aedat4Decoder(Decoder):
             if c in (A4_LZ4, A4_LZ4_HIGH):
                 import lz4.frame
 
-                if len(payload) * _LZ4_MAX_RATIO <= MAX_PACKET:
-                    # cannot expand past MAX_PACKET: the one-call decoder (twice as fast as
-                    # the bounded streaming one) is safe; it rejects an incomplete frame
+                if len(payload) * _LZ4_MAX_RATIO <= MAX_PACKET and _lz4_size(payload) <= MAX_PACKET:
+                    # cannot expand past MAX_PACKET, and declares no more (the one-call decoder
+                    # allocates what the frame declares): it is safe, twice as fast as the
+                    # bounded streaming one, and rejects an incomplete frame
                     return memoryview(lz4.frame.decompress(payload))
                 d = lz4.frame.LZ4FrameDecompressor()
                 out = d.decompress(bytes(payload), max_length=MAX_PACKET)
