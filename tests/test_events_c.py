@@ -48,7 +48,8 @@ def _reference():
 
 
 def _outcome(fn):
-    """What a read gives: ('ok', events, width, height, skipped) or ('error', message)."""
+    """What a read gives: ('ok', event bytes, width, height, skipped) for a recording,
+    ('ok', event bytes) for chunks, or ('error', message, offset)."""
     try:
         rec = fn()
     except E.EventFormatError as e:

@@ -464,8 +464,8 @@ class EventFile:
         largest x and y (None: not tracked)."""
         data = max(0, self.file_size - self.data_offset)
         cap = max(1024, data // self._BYTES_PER_EVENT[self.format] + 1)
-        dec = self._decoder()
-        if hasattr(dec, "decode_into"):
+        if hasattr(_DECODERS[self.format], "decode_into"):
+            dec = self._decoder()
             sink = D.EventBuffer(cap)
             blocks = self._blocks()
             block = next(blocks, None)
